@@ -1,0 +1,44 @@
+#include "core/tensor.h"
+
+#include <algorithm>
+#include <cstdlib>
+#include <new>
+
+namespace quasr {
+
+std::string shape_to_string(const Shape& shape) {
+  std::string text = "[";
+  for (size_t i = 0; i < shape.size(); ++i) {
+    if (i) text += ", ";
+    text += std::to_string(shape[i]);
+  }
+  return text + "]";
+}
+
+int64_t shape_numel(const Shape& shape) {
+  int64_t count = 1;
+  for (int64_t extent : shape) count *= extent;
+  return count;
+}
+
+void AlignedBuffer::Free::operator()(float* p) const { std::free(p); }
+
+void AlignedBuffer::reserve(size_t count) {
+  if (count <= capacity_) return;
+  // Round up to whole cache lines so vector kernels may read a full line.
+  size_t bytes = ((count * sizeof(float) + 63) / 64) * 64;
+  void* memory = std::aligned_alloc(64, bytes);
+  if (!memory) throw std::bad_alloc();
+  data_.reset(static_cast<float*>(memory));
+  capacity_ = bytes / sizeof(float);
+}
+
+void Tensor::resize(Shape shape) {
+  numel_ = shape_numel(shape);
+  storage_.reserve(static_cast<size_t>(numel_));
+  shape_ = std::move(shape);
+}
+
+void Tensor::fill(float value) { std::fill(data(), data() + numel_, value); }
+
+}  // namespace quasr
