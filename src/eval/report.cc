@@ -96,8 +96,14 @@ std::string markdown_table(const std::vector<ModelResult>& models) {
     const ModelResult& r = models[m];
     const ModelResult& base = models.front();
     const bool is_base = m == 0;
-    const auto cell = [](const std::string& s) { return " " + s + " |"; };
-    out += "|" + cell(markdown_escape(r.name));
+    const auto cell = [](const std::string& s) {
+      std::string text(" ");
+      text += s;
+      text += " |";
+      return text;
+    };
+    out += "|";
+    out += cell(markdown_escape(r.name));
     out += cell(format("%.2f", r.wer.wer()));
     out += cell(is_base ? kBaseline : points_delta(r.wer.wer(), base.wer.wer()));
     out += cell(format("%.2f", r.cer.wer()));
