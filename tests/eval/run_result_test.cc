@@ -9,6 +9,7 @@
 
 #include "core/error.h"
 #include "eval/result_files.h"
+#include "eval/schema_check.h"
 
 namespace quasr {
 namespace {
@@ -216,6 +217,45 @@ TEST(AtomicWrite, ReplacesContentAndLeavesNoTemporary) {
   EXPECT_EQ(dir.names(), std::vector<std::string>{"run.json"});
   EXPECT_THROW(write_file_atomic(dir.file("no/such/dir/run.json"), "x"), Error);
   EXPECT_EQ(dir.names(), std::vector<std::string>{"run.json"});
+}
+
+nlohmann::json load_schema() {
+  std::ifstream in(QUASR_SCHEMA_FILE);
+  EXPECT_TRUE(in) << QUASR_SCHEMA_FILE;
+  return nlohmann::json::parse(in);
+}
+
+TEST(Schema, RunJsonValidates) {
+  const nlohmann::json schema = load_schema();
+  EXPECT_EQ(schema["properties"]["schema_version"]["const"], kBenchSchemaVersion);
+  RunResult run = fake_run(fake_utterances());
+  run.skipped.push_back({"u9", "list.tsv:10", "empty transcript"});
+  ModelResult unused;  // no utterances: NaN rates and latencies become null
+  unused.name = "unused";
+  run.models.push_back(unused);
+  finalize_run(run);
+  const nlohmann::json doc = nlohmann::json::parse(to_json(run).dump());
+  const std::vector<std::string> errors = check_json_schema(schema, doc);
+  EXPECT_TRUE(errors.empty()) << errors.front();
+  // Each JSONL line is a $defs/utterance.
+  const nlohmann::json utterance_schema = {{"$ref", "#/$defs/utterance"},
+                                           {"$defs", schema["$defs"]}};
+  EXPECT_TRUE(check_json_schema(utterance_schema, to_json(run.utterances[1])).empty());
+}
+
+TEST(Schema, CatchesDrift) {
+  const nlohmann::json schema = load_schema();
+  nlohmann::json doc = to_json(fake_run(fake_utterances()));
+  doc["models"][0].erase("rtf");
+  doc["models"][1]["wer"]["ins"] = "3";
+  doc["machine"]["extra"] = 1;
+  doc["utterances"][0]["alignment"][0][0] = "X";
+  const std::vector<std::string> errors = check_json_schema(schema, doc);
+  ASSERT_EQ(errors.size(), 4u);
+  EXPECT_EQ(errors[0], "/machine: unexpected key \"extra\"");
+  EXPECT_EQ(errors[1], "/models/0: missing key \"rtf\"");
+  EXPECT_EQ(errors[2], "/models/1/wer/ins: expected type \"integer\", got string");
+  EXPECT_EQ(errors[3], "/utterances/0/alignment/0/0: value \"X\" not in [\"C\",\"S\",\"D\",\"I\"]");
 }
 
 }  // namespace
