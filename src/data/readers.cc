@@ -155,12 +155,8 @@ Utterance manifest_entry(const nlohmann::json& row, const std::string& path,
   return u;
 }
 
-}  // namespace
-
-std::vector<Utterance> read_librispeech_tree(const std::string& root) {
-  std::error_code ec;
-  if (!fs::is_directory(root, ec)) throw Error(root + ": not a directory");
-  std::vector<Utterance> utterances;
+// ROOT/<speaker>/<chapter>/*.trans.txt, lines "ID TEXT" (the tutorial's get_samples).
+void collect_librispeech(const std::string& root, std::vector<Utterance>& utterances) {
   for (const fs::directory_entry& speaker : fs::directory_iterator(root)) {
     if (!speaker.is_directory()) continue;
     for (const fs::directory_entry& chapter : fs::directory_iterator(speaker.path())) {
@@ -184,6 +180,19 @@ std::vector<Utterance> read_librispeech_tree(const std::string& root) {
         }
       }
     }
+  }
+}
+
+}  // namespace
+
+std::vector<Utterance> read_librispeech_tree(const std::string& root) {
+  std::error_code ec;
+  if (!fs::is_directory(root, ec)) throw Error(root + ": not a directory");
+  std::vector<Utterance> utterances;
+  try {
+    collect_librispeech(root, utterances);
+  } catch (const fs::filesystem_error& e) {
+    throw Error(root + ": cannot list the LibriSpeech tree: " + e.what());
   }
   if (utterances.empty()) {
     throw Error(root +

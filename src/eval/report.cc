@@ -139,7 +139,8 @@ std::string markdown_report(const RunResult& run) {
   out += line;
   out += "- quasr " + run.quasr_version + " (" + run.quasr_commit + ")";
   if (run.merged_from > 1) out += ", merged from " + std::to_string(run.merged_from) + " shards";
-  out += "\n- Options: `" + run.options.dump() + "`\n\n";
+  out += "\n- Options: `" +
+         run.options.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "`\n\n";
   out += "Baseline: " + (run.models.empty() ? std::string(kNone) : run.models.front().name) +
          ". ΔWER/ΔCER in percentage points; ΔRTF/ΔSize relative. RTF = encoder time / audio "
          "time; latencies are end-to-end per utterance.\n\n";
