@@ -176,6 +176,15 @@ def fp64_check(model, v, wavs):
 
 
 # ---------------------------------------------------------------------------------------------
+def decode_text(decoder, v, logprobs, collapsed_ids):
+    """The transcript each toolkit prints. Hugging Face's batch_decode takes the raw
+    per-frame argmax and groups repeats *before* dropping the pad (blank), so
+    "N <pad> N" stays "NN"; SpeechBrain decodes the already collapsed ids."""
+    if v.kind == "hf":
+        return decoder.decode(logprobs.argmax(1).tolist())
+    return decoder.decode(collapsed_ids)
+
+
 def generate_variant(v, check: bool):
     model = build_model(v)
     mdir = os.path.join(FIXTURES, "models", v.name)
@@ -215,14 +224,14 @@ def generate_variant(v, check: bool):
         utts.append(OrderedDict([
             ("id", uid), ("wav", rel(wav_path)), ("num_samples", len(w)),
             ("logprobs", rel(npy)), ("frames", int(unb[i].shape[0])),
-            ("token_ids", ids), ("text", decoder.decode(ids)),
+            ("token_ids", ids), ("text", decode_text(decoder, v, unb[i], ids)),
             ("min_top1_margin", round(mmin, 6)), ("frames_margin_below_0.05", nclose),
             ("ambiguous_frames", amb)]))
         bnpy = os.path.join(pdir, uid + ".batched.logprobs.npy")
         np.save(bnpy, bat[i].astype(np.float32))
         bids = ctc_collapse(bat[i].argmax(1).tolist(), blank)
         b = OrderedDict([("id", uid), ("logprobs", rel(bnpy)), ("frames", int(bat[i].shape[0])),
-                         ("token_ids", bids), ("text", decoder.decode(bids)),
+                         ("token_ids", bids), ("text", decode_text(decoder, v, bat[i], bids)),
                          ("ambiguous_frames", margin_stats(bat[i])[2])])
         if rel_lens is not None:
             b["rel_len"] = rel_lens[i]

@@ -41,10 +41,14 @@ IsaLevel isa_level() {
 
 std::string isa_name(IsaLevel level) {
   switch (level) {
-    case IsaLevel::kRef: return "ref";
-    case IsaLevel::kAvx2: return "avx2";
-    case IsaLevel::kAvx512: return "avx512";
-    case IsaLevel::kAvx512Vnni: return "avx512vnni";
+    case IsaLevel::kRef:
+      return "ref";
+    case IsaLevel::kAvx2:
+      return "avx2";
+    case IsaLevel::kAvx512:
+      return "avx512";
+    case IsaLevel::kAvx512Vnni:
+      return "avx512vnni";
   }
   return "unknown";
 }

@@ -21,7 +21,9 @@ int64_t shape_numel(const Shape& shape) {
   return count;
 }
 
-void AlignedBuffer::Free::operator()(float* p) const { std::free(p); }
+void AlignedBuffer::Free::operator()(float* p) const {
+  std::free(p);
+}
 
 void AlignedBuffer::reserve(size_t count) {
   if (count <= capacity_) return;
@@ -39,6 +41,8 @@ void Tensor::resize(Shape shape) {
   shape_ = std::move(shape);
 }
 
-void Tensor::fill(float value) { std::fill(data(), data() + numel_, value); }
+void Tensor::fill(float value) {
+  std::fill(data(), data() + numel_, value);
+}
 
 }  // namespace quasr

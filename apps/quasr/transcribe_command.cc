@@ -1,0 +1,69 @@
+#include <cstdio>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "audio/audio.h"
+#include "commands.h"
+#include "core/error.h"
+#include "io/npy.h"
+#include "kernels/dnnl_runtime.h"
+#include "model/asr_model.h"
+
+namespace quasr::cli {
+
+namespace {
+
+struct TranscribeOptions {
+  std::string model;
+  std::vector<std::string> files;
+  std::string logits;
+  int threads = 0;
+  bool batch = false;
+};
+
+int run_transcribe(const TranscribeOptions& options) {
+  if (!options.logits.empty() && options.files.size() != 1)
+    throw Error("--logits " + options.logits + ": takes exactly one input file (got " +
+                std::to_string(options.files.size()) + ")");
+  kernels::set_num_threads(options.threads);
+  // Decode every file first: a bad file fails before any output is produced.
+  std::vector<std::vector<float>> wavs;
+  for (const std::string& file : options.files) wavs.push_back(load_audio(file, 16000));
+  std::unique_ptr<model::AsrModel> model = model::load_model(options.model);
+  model::Workspace ws;
+  std::vector<Tensor> log_probs;
+  if (options.batch) {
+    log_probs = model->batch_log_probs(wavs, ws);
+  } else {
+    log_probs.resize(wavs.size());
+    for (size_t i = 0; i < wavs.size(); ++i)
+      model->log_probs(wavs[i].data(), static_cast<int64_t>(wavs[i].size()), ws, log_probs[i]);
+  }
+  if (!options.logits.empty()) write_npy_f32(options.logits, log_probs[0]);
+  for (size_t i = 0; i < wavs.size(); ++i)
+    std::printf("%s\t%s\n", options.files[i].c_str(), model->greedy_text(log_probs[i]).c_str());
+  return 0;
+}
+
+}  // namespace
+
+Action add_transcribe_command(CLI::App& app) {
+  auto options = std::make_shared<TranscribeOptions>();
+  CLI::App* command = app.add_subcommand("transcribe", "Transcribe audio files (greedy CTC)");
+  command
+      ->add_option("--model", options->model, "Model folder (Hugging Face, SpeechBrain or quasr)")
+      ->required();
+  command->add_option("files", options->files, "Audio files (WAV, FLAC, OGG; any rate)")
+      ->required();
+  command->add_option("--logits", options->logits,
+                      "Also write the float32 log-probabilities [frames, vocab] of the one input "
+                      "file as a NumPy .npy file");
+  command->add_option("--threads", options->threads, "Threads (default: all cores)");
+  command->add_flag("--batch", options->batch,
+                    "Run all files as one padded batch with the checkpoint format's batching "
+                    "semantics (default: one at a time)");
+  return [options] { return run_transcribe(*options); };
+}
+
+}  // namespace quasr::cli

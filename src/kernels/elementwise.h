@@ -1,0 +1,46 @@
+// Row-wise and element-wise float kernels on time-major activations.
+//
+// Layout: a [rows, cols] array is row-major, one frame per row, channels
+// contiguous. All functions may run in place (y == x) and parallelise over
+// rows with OpenMP. Statistics accumulate in double: at 1e-4 log-prob parity
+// the order of float summation would otherwise show.
+#pragma once
+
+#include <cstdint>
+
+namespace quasr::kernels {
+
+// LayerNorm over the last axis: y = (x - mean) / sqrt(var + eps) * gamma + beta.
+// gamma/beta may be null (no affine).
+void layer_norm_rows(const float* x, int64_t rows, int64_t cols, const float* gamma,
+                     const float* beta, float eps, float* y);
+
+// GroupNorm with one group per channel on a time-major [frames, channels]
+// array: every channel is normalised over time (wav2vec2 "group" extractor).
+void group_norm_channels(float* x, int64_t frames, int64_t channels, const float* gamma,
+                         const float* beta, float eps);
+
+// Normalises all n values jointly: (x - mean) / sqrt(var + eps), population
+// variance. Used for SpeechBrain's F.layer_norm(x, x.shape[1:]) and Hugging
+// Face's zero-mean unit-variance waveform normalisation.
+void normalize_all(float* x, int64_t n, float eps);
+
+// Exact GELU, 0.5 x (1 + erf(x / sqrt 2)).
+void gelu_erf(float* x, int64_t n);
+
+void leaky_relu(float* x, int64_t n, float negative_slope);
+
+// y[r, c] = x[r, c] * scale[c] + shift[c] (an eval-mode BatchNorm folded to an affine map).
+void channel_affine(float* x, int64_t rows, int64_t cols, const float* scale, const float* shift);
+
+// y += x.
+void add_inplace(float* y, const float* x, int64_t n);
+
+// Numerically stable log-softmax of each row.
+void log_softmax_rows(float* x, int64_t rows, int64_t cols);
+
+// Softmax over the first `valid` columns of each row (row stride ld); the
+// remaining columns are left untouched.
+void softmax_rows_prefix(float* x, int64_t rows, int64_t valid, int64_t ld);
+
+}  // namespace quasr::kernels

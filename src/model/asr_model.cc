@@ -1,0 +1,93 @@
+#include "model/asr_model.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <filesystem>
+
+#include "core/error.h"
+#include "decode/ctc_greedy.h"
+#include "kernels/elementwise.h"
+
+namespace quasr::model {
+
+namespace fs = std::filesystem;
+
+AsrModel::AsrModel(ModelParts parts) : parts_(std::move(parts)) {}
+
+bool AsrModel::uses_attention_mask() const {
+  return parts_.format == CheckpointFormat::kHuggingFace && parts_.config.return_attention_mask;
+}
+
+void AsrModel::forward_prepared(Workspace& ws, Tensor& log_probs) const {
+  parts_.encoder->forward(ws.input.data(), ws.input.numel(), ws, ws.hidden);
+  if (parts_.output_norm.enabled)
+    kernels::normalize_all(ws.hidden.data(), ws.hidden.numel(), parts_.output_norm.eps);
+  parts_.head->forward(ws.hidden, ws, log_probs);
+}
+
+void AsrModel::log_probs(const float* wav, int64_t samples, Workspace& ws,
+                         Tensor& log_probs) const {
+  ws.input.resize({samples});
+  std::memcpy(ws.input.data(), wav, sizeof(float) * samples);
+  if (parts_.input_norm.enabled)
+    kernels::normalize_all(ws.input.data(), samples, parts_.input_norm.eps);
+  forward_prepared(ws, log_probs);
+}
+
+std::vector<Tensor> AsrModel::batch_log_probs(const std::vector<std::vector<float>>& wavs,
+                                              Workspace& ws) const {
+  std::vector<Tensor> results(wavs.size());
+  if (uses_attention_mask()) {
+    // Masked attention makes every utterance independent of its padding.
+    for (size_t i = 0; i < wavs.size(); ++i)
+      log_probs(wavs[i].data(), static_cast<int64_t>(wavs[i].size()), ws, results[i]);
+    return results;
+  }
+  size_t longest = 0;
+  for (const auto& wav : wavs) longest = std::max(longest, wav.size());
+  Tensor full;
+  for (size_t i = 0; i < wavs.size(); ++i) {
+    const int64_t samples = static_cast<int64_t>(wavs[i].size());
+    ws.input.resize({static_cast<int64_t>(longest)});
+    std::memcpy(ws.input.data(), wavs[i].data(), sizeof(float) * samples);
+    // Without a mask both formats pad with zeros first and then normalise the
+    // whole padded row (HF's feature extractor pads before normalising when it
+    // returns no attention mask; SpeechBrain's lobe normalises the padded batch).
+    std::fill(ws.input.data() + samples, ws.input.data() + longest, 0.0f);
+    if (parts_.input_norm.enabled)
+      kernels::normalize_all(ws.input.data(), static_cast<int64_t>(longest), parts_.input_norm.eps);
+    forward_prepared(ws, full);
+    int64_t kept;
+    if (parts_.format == CheckpointFormat::kHuggingFace) {
+      kept = parts_.config.frames_for_samples(samples);
+    } else {
+      // SpeechBrain keeps round(rel_len * T) frames (round half to even, as torch).
+      double relative = longest ? double(samples) / double(longest) : 0.0;
+      kept = static_cast<int64_t>(std::nearbyint(relative * full.dim(0)));
+    }
+    kept = std::min(kept, full.dim(0));
+    results[i].resize({kept, full.dim(1)});
+    std::memcpy(results[i].data(), full.data(), sizeof(float) * kept * full.dim(1));
+  }
+  return results;
+}
+
+std::string AsrModel::greedy_text(const Tensor& log_probs) const {
+  std::vector<int> ids = ctc_greedy_decode(log_probs.data(), log_probs.dim(0), log_probs.dim(1),
+                                           parts_.tokenizer->blank_id());
+  return parts_.tokenizer->decode(ids);
+}
+
+std::unique_ptr<AsrModel> load_model(const std::string& directory) {
+  fs::path dir(directory);
+  if (!fs::is_directory(dir)) throw Error(directory + ": model folder not found");
+  if (fs::exists(dir / "hyperparams.yaml"))
+    return std::make_unique<AsrModel>(load_speechbrain_folder(directory));
+  if (fs::exists(dir / "config.json")) return std::make_unique<AsrModel>(load_hf_folder(directory));
+  throw Error(directory +
+              ": not a model folder (expected config.json for Hugging Face or hyperparams.yaml "
+              "for SpeechBrain)");
+}
+
+}  // namespace quasr::model

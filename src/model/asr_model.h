@@ -1,0 +1,90 @@
+// A loaded CTC speech recogniser: input normalisation, wav2vec2 encoder,
+// CTC head, tokenizer, and the checkpoint format's batching semantics.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "model/config.h"
+#include "model/ctc_heads.h"
+#include "model/module_tree.h"
+#include "model/wav2vec2_encoder.h"
+#include "text/tokenizer.h"
+
+namespace quasr::model {
+
+enum class CheckpointFormat { kHuggingFace, kSpeechBrain };
+
+// How the waveform is normalised before the encoder, per format:
+//  - Hugging Face processor (`do_normalize`): over the utterance, eps 1e-7
+//    (over the zero-padded row when batching without an attention mask).
+//  - SpeechBrain lobe (`normalize_wav`): F.layer_norm over the whole
+//    (padded) row, eps 1e-5.
+struct InputNormalization {
+  bool enabled = false;
+  float eps = 1e-7f;
+};
+
+// SpeechBrain's lobe option `output_norm`: F.layer_norm over [frames, hidden]
+// jointly, without affine, eps 1e-5.
+struct OutputNormalization {
+  bool enabled = false;
+  float eps = 1e-5f;
+};
+
+struct ModelParts {
+  CheckpointFormat format = CheckpointFormat::kHuggingFace;
+  std::string directory;
+  Wav2Vec2Config config;
+  InputNormalization input_norm;
+  OutputNormalization output_norm;
+  std::unique_ptr<Wav2Vec2Encoder> encoder;
+  std::unique_ptr<CtcHead> head;
+  std::unique_ptr<Tokenizer> tokenizer;
+  std::vector<ModuleInfo> modules;
+};
+
+class AsrModel {
+ public:
+  explicit AsrModel(ModelParts parts);
+
+  // wav: [samples] mono 16 kHz. log_probs: [frames, vocab]. Unbatched: the
+  // utterance alone, as each format's transcribe_file does it.
+  void log_probs(const float* wav, int64_t samples, Workspace& ws, Tensor& log_probs) const;
+
+  // Several utterances as one padded batch, with the format's own semantics:
+  // HF with attention mask → each equals its unbatched result; HF without mask
+  // (group-norm models) and SpeechBrain EncoderASR → zero padding to the
+  // longest, no mask; rows kept: HF the conv-formula frame count, SpeechBrain
+  // round(rel_len * frames). Returns one [frames_i, vocab] tensor per input.
+  std::vector<Tensor> batch_log_probs(const std::vector<std::vector<float>>& wavs,
+                                      Workspace& ws) const;
+
+  // Greedy CTC decode of [frames, vocab] log-probs to text.
+  std::string greedy_text(const Tensor& log_probs) const;
+
+  CheckpointFormat format() const { return parts_.format; }
+  const std::string& directory() const { return parts_.directory; }
+  const Wav2Vec2Config& config() const { return parts_.config; }
+  const Tokenizer& tokenizer() const { return *parts_.tokenizer; }
+  const std::vector<ModuleInfo>& modules() const { return parts_.modules; }
+  int64_t vocab_size() const { return parts_.head->vocab_size(); }
+  bool uses_attention_mask() const;
+
+ private:
+  void forward_prepared(Workspace& ws, Tensor& log_probs) const;
+
+  ModelParts parts_;
+};
+
+// Loads a model folder: Hugging Face (config.json + model.safetensors or
+// pytorch_model.bin + vocab.json) or SpeechBrain EncoderASR (hyperparams.yaml
+// + wav2vec2.ckpt + asr.ckpt + tokenizer.ckpt). Throws quasr::Error naming the
+// file and the problem.
+std::unique_ptr<AsrModel> load_model(const std::string& directory);
+
+ModelParts load_hf_folder(const std::string& directory);
+ModelParts load_speechbrain_folder(const std::string& directory);
+
+}  // namespace quasr::model

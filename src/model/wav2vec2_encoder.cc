@@ -1,0 +1,236 @@
+#include "model/wav2vec2_encoder.h"
+
+#include <cmath>
+#include <cstring>
+
+#include "core/error.h"
+#include "kernels/attention.h"
+#include "kernels/elementwise.h"
+
+namespace quasr::model {
+
+using kernels::Activation;
+
+namespace {
+// Hugging Face hard-codes this epsilon for the extractor norms (not layer_norm_eps).
+constexpr float kExtractorNormEps = 1e-5f;
+
+std::string layer_path(const char* container, int index) {
+  return std::string(container) + "." + std::to_string(index);
+}
+}  // namespace
+
+ConvLayer::ConvLayer(const BuildContext& ctx, const Wav2Vec2Config& config, int index) {
+  const std::string path = layer_path("feature_extractor.conv_layers", index);
+  kernels::Conv1dShape shape;
+  shape.in_channels = index == 0 ? 1 : config.conv_dim[index - 1];
+  shape.out_channels = config.conv_dim[index];
+  shape.kernel = config.conv_kernel[index];
+  shape.stride = config.conv_stride[index];
+  if (config.layer_norm_extractor()) {
+    norm_ = Norm::kLayer;
+  } else {
+    norm_ = index == 0 ? Norm::kGroup : Norm::kNone;
+  }
+  std::vector<float> weight =
+      ctx.read(path + ".conv.weight", {shape.out_channels, shape.in_channels, shape.kernel});
+  std::vector<float> bias;
+  std::vector<ParamInfo> params{{"weight", {shape.out_channels, shape.in_channels, shape.kernel}}};
+  if (config.conv_bias) {
+    bias = ctx.read(path + ".conv.bias", {shape.out_channels});
+    params.push_back({"bias", {shape.out_channels}});
+  }
+  // With no norm in between, GELU runs in the convolution's epilogue.
+  Activation fused = norm_ == Norm::kNone ? Activation::kGelu : Activation::kNone;
+  conv_ = std::make_unique<kernels::PackedConv1dF32>(
+      shape, weight.data(), config.conv_bias ? bias.data() : nullptr, fused);
+  ctx.record(path + ".conv", "Conv1d", std::move(params));
+  if (norm_ != Norm::kNone) {
+    norm_weight_ = ctx.read(path + ".layer_norm.weight", {shape.out_channels});
+    norm_bias_ = ctx.read(path + ".layer_norm.bias", {shape.out_channels});
+    ctx.record(path + ".layer_norm", norm_ == Norm::kGroup ? "GroupNorm" : "LayerNorm",
+               {{"weight", {shape.out_channels}}, {"bias", {shape.out_channels}}});
+  }
+}
+
+void ConvLayer::forward(const Tensor& x, Tensor& y) const {
+  const kernels::Conv1dShape& shape = conv_->shape();
+  int64_t frames = shape.output_length(x.dim(0));
+  y.resize({frames, shape.out_channels});
+  conv_->run(x.data(), x.dim(0), y.data());
+  if (norm_ == Norm::kNone) return;
+  if (norm_ == Norm::kGroup) {
+    kernels::group_norm_channels(y.data(), frames, shape.out_channels, norm_weight_.data(),
+                                 norm_bias_.data(), kExtractorNormEps);
+  } else {
+    kernels::layer_norm_rows(y.data(), frames, shape.out_channels, norm_weight_.data(),
+                             norm_bias_.data(), kExtractorNormEps, y.data());
+  }
+  kernels::gelu_erf(y.data(), y.numel());
+}
+
+namespace {
+
+// Weight norm with dim=2: w[o, i, k] = g[k] * v[o, i, k] / ||v[:, :, k]||.
+std::vector<float> positional_conv_weight(const BuildContext& ctx, const std::string& path,
+                                          const Shape& shape) {
+  std::string g_key = path + ".weight_g", v_key = path + ".weight_v";
+  if (!ctx.has(g_key) && ctx.has(path + ".parametrizations.weight.original0")) {
+    g_key = path + ".parametrizations.weight.original0";
+    v_key = path + ".parametrizations.weight.original1";
+  }
+  if (!ctx.has(g_key) && ctx.has(path + ".weight")) return ctx.read(path + ".weight", shape);
+  const int64_t kernel = shape[2];
+  std::vector<float> g = ctx.read(g_key, {1, 1, kernel});
+  std::vector<float> v = ctx.read(v_key, shape);
+  std::vector<double> norm(kernel, 0.0);
+  for (size_t i = 0; i < v.size(); ++i) norm[i % kernel] += double(v[i]) * v[i];
+  for (int64_t k = 0; k < kernel; ++k) norm[k] = std::sqrt(norm[k]);
+  for (size_t i = 0; i < v.size(); ++i) {
+    int64_t k = static_cast<int64_t>(i % kernel);
+    v[i] = static_cast<float>(g[k] * (v[i] / norm[k]));
+  }
+  return v;
+}
+
+}  // namespace
+
+PositionalConv::PositionalConv(const BuildContext& ctx, const Wav2Vec2Config& config) {
+  const std::string path = "encoder.pos_conv_embed.conv";
+  kernels::Conv1dShape shape;
+  shape.in_channels = shape.out_channels = config.hidden_size;
+  shape.kernel = config.num_conv_pos_embeddings;
+  shape.padding = shape.kernel / 2;
+  shape.groups = config.num_conv_pos_embedding_groups;
+  Shape weight_shape{config.hidden_size, config.hidden_size / shape.groups, shape.kernel};
+  std::vector<float> weight = positional_conv_weight(ctx, path, weight_shape);
+  std::vector<float> bias = ctx.read(path + ".bias", {config.hidden_size});
+  conv_ = std::make_unique<kernels::PackedConv1dF32>(shape, weight.data(), bias.data(),
+                                                     Activation::kGelu);
+  ctx.record(path, "Conv1d", {{"weight", weight_shape}, {"bias", {config.hidden_size}}});
+}
+
+void PositionalConv::add_to(Tensor& hidden, Workspace& ws) const {
+  const int64_t frames = hidden.dim(0);
+  int64_t out_frames = conv_->shape().output_length(frames);
+  ws.ping.resize({out_frames, hidden.dim(1)});
+  conv_->run(hidden.data(), frames, ws.ping.data());
+  // An even kernel gives frames + 1 outputs; adding only the first `frames`
+  // rows drops the last one, as Wav2Vec2SamePadLayer does.
+  kernels::add_inplace(hidden.data(), ws.ping.data(), frames * hidden.dim(1));
+}
+
+TransformerLayer::TransformerLayer(const BuildContext& ctx, const Wav2Vec2Config& config, int index)
+    : stable_(config.do_stable_layer_norm),
+      heads_(config.num_attention_heads),
+      head_dim_(config.head_dim()),
+      q_proj_(ctx, layer_path("encoder.layers", index) + ".attention.q_proj", config.hidden_size,
+              config.hidden_size, true),
+      k_proj_(ctx, layer_path("encoder.layers", index) + ".attention.k_proj", config.hidden_size,
+              config.hidden_size, true),
+      v_proj_(ctx, layer_path("encoder.layers", index) + ".attention.v_proj", config.hidden_size,
+              config.hidden_size, true),
+      out_proj_(ctx, layer_path("encoder.layers", index) + ".attention.out_proj",
+                config.hidden_size, config.hidden_size, true),
+      layer_norm_(ctx, layer_path("encoder.layers", index) + ".layer_norm", config.hidden_size,
+                  config.layer_norm_eps),
+      intermediate_dense_(ctx,
+                          layer_path("encoder.layers", index) + ".feed_forward.intermediate_dense",
+                          config.hidden_size, config.intermediate_size, true, Activation::kGelu),
+      output_dense_(ctx, layer_path("encoder.layers", index) + ".feed_forward.output_dense",
+                    config.intermediate_size, config.hidden_size, true),
+      final_layer_norm_(ctx, layer_path("encoder.layers", index) + ".final_layer_norm",
+                        config.hidden_size, config.layer_norm_eps) {}
+
+void TransformerLayer::attention(const float* input, int64_t frames, int64_t valid_frames,
+                                 Workspace& ws, float* output) const {
+  const int64_t width = heads_ * head_dim_;
+  ws.query.resize({frames, width});
+  ws.key.resize({frames, width});
+  ws.value.resize({frames, width});
+  ws.context.resize({frames, width});
+  q_proj_.forward(input, frames, ws.query.data());
+  k_proj_.forward(input, frames, ws.key.data());
+  v_proj_.forward(input, frames, ws.value.data());
+  float scale = 1.0f / std::sqrt(static_cast<float>(head_dim_));
+  kernels::self_attention(ws.query.data(), ws.key.data(), ws.value.data(), width, frames,
+                          valid_frames, heads_, head_dim_, scale, ws.context.data(), width,
+                          ws.attention_scores);
+  out_proj_.forward(ws.context.data(), frames, output);
+}
+
+void TransformerLayer::feed_forward(const float* input, int64_t frames, Workspace& ws,
+                                    float* output) const {
+  ws.ffn.resize({frames, intermediate_dense_.out_features()});
+  intermediate_dense_.forward(input, frames, ws.ffn.data());
+  output_dense_.forward(ws.ffn.data(), frames, output);
+}
+
+void TransformerLayer::forward(Tensor& hidden, int64_t valid_frames, Workspace& ws) const {
+  const int64_t frames = hidden.dim(0);
+  const int64_t count = hidden.numel();
+  ws.ping.resize(hidden.shape());
+  ws.pong.resize(hidden.shape());
+  float* x = hidden.data();
+  if (stable_) {  // x = x + attn(LN(x)); x = x + FF(LN(x))
+    layer_norm_.forward(x, frames, ws.ping.data());
+    attention(ws.ping.data(), frames, valid_frames, ws, ws.pong.data());
+    kernels::add_inplace(x, ws.pong.data(), count);
+    final_layer_norm_.forward(x, frames, ws.ping.data());
+    feed_forward(ws.ping.data(), frames, ws, ws.pong.data());
+    kernels::add_inplace(x, ws.pong.data(), count);
+  } else {  // x = LN(x + attn(x)); x = LN(x + FF(x))
+    attention(x, frames, valid_frames, ws, ws.pong.data());
+    kernels::add_inplace(ws.pong.data(), x, count);
+    layer_norm_.forward(ws.pong.data(), frames, x);
+    feed_forward(x, frames, ws, ws.pong.data());
+    kernels::add_inplace(ws.pong.data(), x, count);
+    final_layer_norm_.forward(ws.pong.data(), frames, x);
+  }
+}
+
+Wav2Vec2Encoder::Wav2Vec2Encoder(const BuildContext& ctx, const Wav2Vec2Config& config)
+    : config_(config),
+      conv_layers_([&] {
+        std::vector<ConvLayer> layers;
+        for (size_t i = 0; i < config.conv_dim.size(); ++i)
+          layers.emplace_back(ctx, config, static_cast<int>(i));
+        return layers;
+      }()),
+      projection_norm_(config.feat_proj_layer_norm
+                           ? std::make_unique<LayerNorm>(ctx, "feature_projection.layer_norm",
+                                                         config.conv_dim.back(),
+                                                         config.layer_norm_eps)
+                           : nullptr),
+      projection_(std::make_unique<Linear>(ctx, "feature_projection.projection",
+                                           config.conv_dim.back(), config.hidden_size, true)),
+      positional_conv_(ctx, config),
+      encoder_norm_(std::make_unique<LayerNorm>(ctx, "encoder.layer_norm", config.hidden_size,
+                                                config.layer_norm_eps)) {
+  for (int64_t l = 0; l < config.num_hidden_layers; ++l)
+    layers_.emplace_back(ctx, config, static_cast<int>(l));
+}
+
+int64_t Wav2Vec2Encoder::forward(const float* wav, int64_t samples, Workspace& ws,
+                                 Tensor& hidden) const {
+  Tensor* current = &ws.ping;
+  Tensor* next = &ws.pong;
+  current->resize({samples, 1});
+  std::memcpy(current->data(), wav, sizeof(float) * samples);
+  for (const ConvLayer& layer : conv_layers_) {
+    layer.forward(*current, *next);
+    std::swap(current, next);
+  }
+  const int64_t frames = current->dim(0);
+  if (projection_norm_) projection_norm_->forward(current->data(), frames, current->data());
+  hidden.resize({frames, config_.hidden_size});
+  projection_->forward(current->data(), frames, hidden.data());
+  if (frames == 0) return 0;
+  positional_conv_.add_to(hidden, ws);
+  if (!config_.do_stable_layer_norm) encoder_norm_->forward(hidden.data(), frames, hidden.data());
+  for (const TransformerLayer& layer : layers_) layer.forward(hidden, frames, ws);
+  if (config_.do_stable_layer_norm) encoder_norm_->forward(hidden.data(), frames, hidden.data());
+  return frames;
+}
+
+}  // namespace quasr::model

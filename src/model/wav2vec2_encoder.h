@@ -1,0 +1,99 @@
+// The wav2vec2 / HuBERT encoder: conv feature extractor → feature projection →
+// positional conv → transformer (post-LN or stable pre-LN) → hidden states.
+//
+// Math follows Hugging Face's modeling_wav2vec2.py: LayerNorm eps 1e-5 in the
+// extractor, config.layer_norm_eps elsewhere; exact-erf GELU; q scaled by
+// head_dim^-0.5; positional conv padded by K/2 with the last frame dropped for
+// even K. All activations are time-major [frames, channels].
+//
+// forward() is const and thread-compatible: each thread brings its Workspace.
+#pragma once
+
+#include <memory>
+#include <vector>
+
+#include "core/tensor.h"
+#include "model/config.h"
+#include "model/module_tree.h"
+
+namespace quasr::model {
+
+// Activation buffers reused across calls, so a steady-state forward over
+// inputs no longer than earlier ones allocates nothing.
+struct Workspace {
+  Tensor input;
+  Tensor hidden;
+  Tensor ping;
+  Tensor pong;
+  Tensor query;
+  Tensor key;
+  Tensor value;
+  Tensor context;
+  Tensor ffn;
+  AlignedBuffer attention_scores;
+};
+
+class ConvLayer {
+ public:
+  ConvLayer(const BuildContext& ctx, const Wav2Vec2Config& config, int index);
+  // x: [t_in, c_in] → y: [t_out, c_out] after conv, norm and GELU.
+  void forward(const Tensor& x, Tensor& y) const;
+
+ private:
+  enum class Norm { kNone, kGroup, kLayer };
+  Norm norm_;
+  std::unique_ptr<kernels::PackedConv1dF32> conv_;
+  std::vector<float> norm_weight_;
+  std::vector<float> norm_bias_;
+};
+
+class PositionalConv {
+ public:
+  PositionalConv(const BuildContext& ctx, const Wav2Vec2Config& config);
+  // Adds GELU(conv(x)) (last frame dropped for even kernels) to hidden in place.
+  void add_to(Tensor& hidden, Workspace& ws) const;
+
+ private:
+  std::unique_ptr<kernels::PackedConv1dF32> conv_;
+};
+
+class TransformerLayer {
+ public:
+  TransformerLayer(const BuildContext& ctx, const Wav2Vec2Config& config, int index);
+  void forward(Tensor& hidden, int64_t valid_frames, Workspace& ws) const;
+
+ private:
+  void attention(const float* input, int64_t frames, int64_t valid_frames, Workspace& ws,
+                 float* output) const;
+  void feed_forward(const float* input, int64_t frames, Workspace& ws, float* output) const;
+
+  bool stable_;
+  int64_t heads_;
+  int64_t head_dim_;
+  Linear q_proj_, k_proj_, v_proj_, out_proj_;
+  LayerNorm layer_norm_;
+  Linear intermediate_dense_, output_dense_;
+  LayerNorm final_layer_norm_;
+};
+
+class Wav2Vec2Encoder {
+ public:
+  // ctx reads keys relative to the HF Wav2Vec2Model root ("feature_extractor...").
+  Wav2Vec2Encoder(const BuildContext& ctx, const Wav2Vec2Config& config);
+
+  // wav: [samples] mono 16 kHz (already normalised if the model wants it).
+  // hidden: [frames, hidden_size]. Returns frames.
+  int64_t forward(const float* wav, int64_t samples, Workspace& ws, Tensor& hidden) const;
+  const Wav2Vec2Config& config() const { return config_; }
+
+ private:
+  Wav2Vec2Config config_;
+  std::vector<ConvLayer> conv_layers_;
+  std::unique_ptr<LayerNorm> projection_norm_;
+  std::unique_ptr<Linear> projection_;
+  PositionalConv positional_conv_;
+  std::unique_ptr<LayerNorm> encoder_norm_;
+  std::vector<TransformerLayer> layers_;
+};
+
+}  // namespace quasr::model
