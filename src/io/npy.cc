@@ -215,7 +215,7 @@ NpyArray read_npy_f32(const std::string& path) {
   array.data.resize(numel);
   const unsigned char* data = bytes + data_start;
   if (item == 4) {
-    std::memcpy(array.data.data(), data, numel * 4);
+    if (numel > 0) std::memcpy(array.data.data(), data, numel * 4);
   } else {
     for (size_t i = 0; i < numel; ++i) {
       double value;

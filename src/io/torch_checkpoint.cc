@@ -1,6 +1,7 @@
 #include "io/torch_checkpoint.h"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <zip.h>
 
@@ -66,6 +67,8 @@ ValuePtr new_value(Value::Kind kind) {
 class ZipArchive {
  public:
   explicit ZipArchive(const std::string& path) : path_(path) {
+    struct stat st;
+    if (::stat(path.c_str(), &st) == 0) file_size_ = static_cast<uint64_t>(st.st_size);
     int code = 0;
     zip_ = zip_open(path.c_str(), ZIP_RDONLY, &code);
     if (!zip_) {
@@ -113,6 +116,12 @@ class ZipArchive {
     if (zip_stat_index(zip_, index, 0, &st) != 0 || !(st.valid & ZIP_STAT_SIZE)) {
       throw Error(path_ + ": cannot stat zip entry '" + name + "': " + zip_strerror(zip_));
     }
+    // A corrupt directory could claim any size; deflate expands at most ~1032x.
+    if ((st.valid & ZIP_STAT_COMP_SIZE) &&
+        (st.comp_size > file_size_ || st.size / 1032 > st.comp_size)) {
+      throw Error(path_ + ": zip entry '" + name + "' claims " + std::to_string(st.size) +
+                  " bytes from " + std::to_string(st.comp_size) + " stored (corrupt archive)");
+    }
     auto bytes = std::make_shared<Bytes>(st.size);
     zip_file_t* file = zip_fopen_index(zip_, index, 0);
     if (!file) {
@@ -136,6 +145,7 @@ class ZipArchive {
 
  private:
   std::string path_;
+  uint64_t file_size_ = UINT64_MAX;
   zip_t* zip_ = nullptr;
 };
 

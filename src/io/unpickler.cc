@@ -221,7 +221,7 @@ void Unpickler::set_item(Value& dict, ValuePtr key, ValuePtr value) {
   dict.entries.emplace_back(std::move(key), std::move(value));
 }
 
-// Scalars, strings and memo traffic.
+// None, booleans, numbers.
 bool Unpickler::step_data(uint8_t op) {
   ValuePtr v;
   switch (op) {
@@ -263,6 +263,17 @@ bool Unpickler::step_data(uint8_t op) {
       std::memcpy(&v->number, &bits, sizeof bits);
       break;
     }
+    default:
+      return step_text(op);
+  }
+  stack_.push_back(std::move(v));
+  return true;
+}
+
+// Strings, bytes and memo traffic.
+bool Unpickler::step_text(uint8_t op) {
+  ValuePtr v;
+  switch (op) {
     case kShortBinUnicode:
       v = make_string(Value::Kind::kString, take_uint(1));
       break;

@@ -94,6 +94,7 @@ class Unpickler {
   ValuePtr get_memo(uint64_t index) const;
   bool step(uint8_t opcode);  // false at STOP
   bool step_data(uint8_t opcode);
+  bool step_text(uint8_t opcode);
   bool step_structure(uint8_t opcode);
   bool step_call(uint8_t opcode);
   void set_item(Value& dict, ValuePtr key, ValuePtr value);

@@ -176,5 +176,28 @@ TEST_F(SafetensorsCorruption, BadMetadataAndEntries) {
              {"tensor 'a'", "span 0 bytes"});
 }
 
+TEST_F(SafetensorsCorruption, MutatedFilesFailCleanly) {
+  std::string good = test::read_file(test::fixture("reference.safetensors"));
+  std::string path = dir_.file("m.safetensors");
+  int refused = 0;
+  for (size_t pos = 0; pos < good.size(); ++pos) {
+    for (unsigned char flip : {0x01, 0x20, 0xff}) {
+      std::string bytes = good;
+      bytes[pos] = static_cast<char>(bytes[pos] ^ flip);
+      test::write_file(path, bytes);
+      try {
+        StateDict dict = load_safetensors(path);
+        for (const std::string& name : dict.names()) {
+          const RawTensor& t = dict.get(name);
+          if (dtype_is_float(t.dtype)) dict.get_f32(name);  // touches every byte
+        }
+      } catch (const Error&) {
+        ++refused;
+      }
+    }
+  }
+  EXPECT_GT(refused, 0);
+}
+
 }  // namespace
 }  // namespace quasr

@@ -248,5 +248,44 @@ TEST(TorchCheckpoint, HandBuiltOtherRefusals) {
   test::expect_error([&] { load_state_dict(dir.file("call.pt")); }, {"refusing to call"});
 }
 
+TEST(TorchCheckpoint, MutatedPicklesFailCleanly) {
+  // Every damaged data.pkl must give a quasr::Error (or load), never crash or hang.
+  std::string pkl;
+  {
+    int error = 0;
+    zip_t* z = zip_open(test::fixture("state_dict.pt").c_str(), ZIP_RDONLY, &error);
+    ASSERT_NE(z, nullptr);
+    zip_stat_t st;
+    ASSERT_EQ(zip_stat(z, "state_dict/data.pkl", 0, &st), 0);
+    pkl.resize(st.size);
+    zip_file_t* f = zip_fopen(z, "state_dict/data.pkl", 0);
+    ASSERT_EQ(zip_fread(f, pkl.data(), st.size), static_cast<zip_int64_t>(st.size));
+    zip_fclose(f);
+    zip_discard(z);
+  }
+  std::map<std::string, std::string> entries;
+  for (int key = 0; key < 14; ++key) {
+    entries["m/data/" + std::to_string(key)] = std::string(64, '\x01');
+  }
+  ScratchDir dir;
+  int loaded = 0, refused = 0;
+  for (size_t pos = 0; pos < pkl.size(); pos += 3) {
+    for (unsigned char flip : {0x01, 0x80, 0xff}) {
+      entries["m/data.pkl"] = pkl;
+      entries["m/data.pkl"][pos] = static_cast<char>(entries["m/data.pkl"][pos] ^ flip);
+      if (pos % 2) entries["m/data.pkl"].resize(pos);  // truncated as well
+      write_zip(dir.file("m.pt"), entries);
+      try {
+        load_state_dict(dir.file("m.pt"));
+        ++loaded;
+      } catch (const Error&) {
+        ++refused;
+      }
+    }
+  }
+  EXPECT_GT(refused, 0);
+  EXPECT_GT(loaded + refused, 1000);
+}
+
 }  // namespace
 }  // namespace quasr

@@ -67,6 +67,15 @@ TEST(Unpickler, ContainersAndMemo) {
   });
 }
 
+TEST(Unpickler, LongMemoAndProtocol4Framing) {
+  // 5; LONG_BINPUT 10000; POP; LONG_BINGET 10000
+  run("K\x05r\x10\x27\x00\x00"s + "0" + "j\x10\x27\x00\x00."s,
+      [](const Value& v) { EXPECT_EQ(v.integer, 5); });
+  // PROTO 4, FRAME, {} MEMOIZE, 'a' MEMOIZE, 1, SETITEM, then BINGET 1 via a tuple
+  std::string p4 = "\x80\x04\x95\x0c\0\0\0\0\0\0\0}\x94\x8c\x01"s + "a\x94K\x01s.";
+  run(p4, [](const Value& v) { EXPECT_EQ(v.find("a")->integer, 1); });
+}
+
 TEST(Unpickler, DeepAndCyclicStructuresAreFreedSafely) {
   // 200000 nested lists: recursive destruction would overflow the stack.
   const int depth = 200000;
