@@ -42,18 +42,23 @@ def path(name):
     return os.path.join(OUT, name)
 
 
+def fixed_time(name):
+    """A zip entry with a fixed date so that rerunning this script gives the same bytes."""
+    return zipfile.ZipInfo(name, date_time=(2020, 1, 1, 0, 0, 0))
+
+
 def rezip(source, target, folder):
     """Copies a torch.save zip, renaming its top folder (torch's own name is the file stem)."""
     with zipfile.ZipFile(source) as src, zipfile.ZipFile(target, "w", zipfile.ZIP_STORED) as dst:
         for info in src.infolist():
             rest = info.filename.split("/", 1)[1]
-            dst.writestr(folder + "/" + rest, src.read(info.filename))
+            dst.writestr(fixed_time(folder + "/" + rest), src.read(info.filename))
 
 
 def torch_like_zip(target, pickle_bytes, folder="archive"):
     with zipfile.ZipFile(target, "w", zipfile.ZIP_STORED) as z:
-        z.writestr(folder + "/data.pkl", pickle_bytes)
-        z.writestr(folder + "/version", "3\n")
+        z.writestr(fixed_time(folder + "/data.pkl"), pickle_bytes)
+        z.writestr(fixed_time(folder + "/version"), "3\n")
 
 
 class OsSystem:
