@@ -122,7 +122,9 @@ TEST(TorchCheckpoint, RefusesOsSystemPickle) {
   EXPECT_EQ(
       message,
       path + ": refusing pickle global 'posix.system' (only tensor state dicts are accepted)");
-  if (!marker_existed) EXPECT_NE(access(marker, F_OK), 0);
+  if (!marker_existed) {
+    EXPECT_NE(access(marker, F_OK), 0);
+  }
 }
 
 TEST(TorchCheckpoint, RefusesBuiltinsEvalPickle) {
