@@ -85,6 +85,56 @@ std::string tick_label(double value, double step) {
   return buffer;
 }
 
+constexpr const char* kColors[] = {"#1f77b4", "#d62728", "#2ca02c",
+                                   "#ff7f0e", "#9467bd", "#8c564b"};
+
+// Plot area of the WER-vs-RTF chart: both axes start at 0 and end on a tick.
+struct PlotFrame {
+  static constexpr double kWidth = 720;
+  double left = 70, top = 40, width = 620, height = 340;
+  double step_x, step_y, top_x, top_y;
+  PlotFrame(double max_x, double max_y) {
+    const double span_x = max_x > 0 ? max_x * 1.1 : 1.0;
+    const double span_y = max_y > 0 ? max_y * 1.1 : 1.0;
+    step_x = tick_step(span_x);
+    step_y = tick_step(span_y);
+    top_x = std::ceil(span_x / step_x) * step_x;
+    top_y = std::ceil(span_y / step_y) * step_y;
+  }
+  double px(double x) const { return left + width * x / top_x; }
+  double py(double y) const { return top + height * (1.0 - y / top_y); }
+};
+
+void append_axes(std::string& svg, const PlotFrame& f) {
+  char buf[512];
+  for (double t = 0.0; t <= f.top_x + f.step_x * 1e-6; t += f.step_x) {
+    std::snprintf(buf, sizeof(buf),
+                  "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#ddd\"/>"
+                  "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">%s</text>\n",
+                  f.px(t), f.top, f.px(t), f.top + f.height, f.px(t), f.top + f.height + 16,
+                  tick_label(t, f.step_x).c_str());
+    svg += buf;
+  }
+  for (double t = 0.0; t <= f.top_y + f.step_y * 1e-6; t += f.step_y) {
+    std::snprintf(buf, sizeof(buf),
+                  "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#ddd\"/>"
+                  "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\">%s</text>\n",
+                  f.left, f.py(t), f.left + f.width, f.py(t), f.left - 6, f.py(t) + 4,
+                  tick_label(t, f.step_y).c_str());
+    svg += buf;
+  }
+  std::snprintf(buf, sizeof(buf),
+                "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" fill=\"none\" "
+                "stroke=\"black\"/>\n"
+                "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">RTF (encoder time / audio "
+                "time, lower is faster)</text>\n"
+                "<text transform=\"translate(18 %.1f) rotate(-90)\" text-anchor=\"middle\">WER "
+                "%%</text>\n",
+                f.left, f.top, f.width, f.height, f.left + f.width / 2, f.top + f.height + 40,
+                f.top + f.height / 2);
+  svg += buf;
+}
+
 }  // namespace
 
 std::string markdown_table(const std::vector<ModelResult>& models) {
@@ -147,7 +197,7 @@ std::string markdown_report(const RunResult& run) {
   out += markdown_table(run.models);
   for (const ModelResult& model : run.models) {
     out += "\n## " + model.name + "\n\n```\n" + summary_table(model.wer, model.name + " (words)") +
-           summary_table(model.cer, model.name + " (characters)") + "```\n";
+           summary_table(model.cer, model.name + " (characters)", "# Chr") + "```\n";
   }
   if (!run.skipped.empty()) {
     out += "\n## Skipped (" + std::to_string(run.skipped.size()) + ")\n\n";
@@ -159,8 +209,6 @@ std::string markdown_report(const RunResult& run) {
 }
 
 std::string wer_rtf_svg(const std::vector<ModelResult>& models, const std::string& title) {
-  constexpr double kWidth = 720, kHeight = 480, kLeft = 70, kRight = 200, kTop = 40, kBottom = 60;
-  static const char* kColors[] = {"#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b"};
   std::vector<const ModelResult*> shown;
   double max_x = 0.0, max_y = 0.0;
   for (const ModelResult& m : models) {
@@ -169,61 +217,44 @@ std::string wer_rtf_svg(const std::vector<ModelResult>& models, const std::strin
     max_x = std::max(max_x, m.rtf);
     max_y = std::max(max_y, m.wer.wer());
   }
-  const double step_x = tick_step(max_x > 0 ? max_x * 1.1 : 1.0);
-  const double step_y = tick_step(max_y > 0 ? max_y * 1.1 : 1.0);
-  const double top_x = std::ceil((max_x > 0 ? max_x * 1.1 : 1.0) / step_x) * step_x;
-  const double top_y = std::ceil((max_y > 0 ? max_y * 1.1 : 1.0) / step_y) * step_y;
-  const double plot_w = kWidth - kLeft - kRight, plot_h = kHeight - kTop - kBottom;
-  const auto px = [&](double x) { return kLeft + plot_w * x / top_x; };
-  const auto py = [&](double y) { return kTop + plot_h * (1.0 - y / top_y); };
-
+  const PlotFrame frame(max_x, max_y);
+  // The legend under the x-axis label carries the full "name (RTF, WER)" text,
+  // so labels beside close points may overlap without hiding numbers.
+  const double height = frame.top + frame.height + 70 + 18.0 * static_cast<double>(shown.size());
   std::string svg;
   char buf[512];
   std::snprintf(buf, sizeof(buf),
                 "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%.0f\" height=\"%.0f\" "
                 "viewBox=\"0 0 %.0f %.0f\" font-family=\"sans-serif\" font-size=\"12\">\n"
-                "<rect width=\"100%%\" height=\"100%%\" fill=\"white\"/>\n",
-                kWidth, kHeight, kWidth, kHeight);
+                "<rect width=\"100%%\" height=\"100%%\" fill=\"white\"/>\n"
+                "<text x=\"%.0f\" y=\"22\" text-anchor=\"middle\" font-size=\"15\">",
+                PlotFrame::kWidth, height, PlotFrame::kWidth, height, PlotFrame::kWidth / 2);
   svg += buf;
-  svg += "<text x=\"" + format("%.0f", kWidth / 2) +
-         "\" y=\"22\" text-anchor=\"middle\" "
-         "font-size=\"15\">" +
-         xml_escape(title) + "</text>\n";
-  for (double t = 0.0; t <= top_x + step_x * 1e-6; t += step_x) {
-    std::snprintf(buf, sizeof(buf),
-                  "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#ddd\"/>"
-                  "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">%s</text>\n",
-                  px(t), kTop, px(t), kTop + plot_h, px(t), kTop + plot_h + 16,
-                  tick_label(t, step_x).c_str());
-    svg += buf;
-  }
-  for (double t = 0.0; t <= top_y + step_y * 1e-6; t += step_y) {
-    std::snprintf(buf, sizeof(buf),
-                  "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#ddd\"/>"
-                  "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\">%s</text>\n",
-                  kLeft, py(t), kLeft + plot_w, py(t), kLeft - 6, py(t) + 4,
-                  tick_label(t, step_y).c_str());
-    svg += buf;
-  }
-  std::snprintf(buf, sizeof(buf),
-                "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" fill=\"none\" "
-                "stroke=\"black\"/>\n"
-                "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">RTF (encoder time / audio "
-                "time, lower is faster)</text>\n"
-                "<text transform=\"translate(18 %.1f) rotate(-90)\" text-anchor=\"middle\">WER "
-                "%%</text>\n",
-                kLeft, kTop, plot_w, plot_h, kLeft + plot_w / 2, kHeight - 16, kTop + plot_h / 2);
-  svg += buf;
+  svg += xml_escape(title);
+  svg += "</text>\n";
+  append_axes(svg, frame);
   for (size_t k = 0; k < shown.size(); ++k) {
     const ModelResult& m = *shown[k];
-    const std::string label =
-        m.name + " (RTF " + format("%.4f", m.rtf) + ", WER " + format("%.2f", m.wer.wer()) + "%)";
+    const char* color = kColors[k % (sizeof(kColors) / sizeof(kColors[0]))];
+    const double x = frame.px(m.rtf), y = frame.py(m.wer.wer());
+    // Points near the right edge get their name on the left so it stays inside.
+    const bool flip = x > frame.left + 0.75 * frame.width;
     std::snprintf(buf, sizeof(buf),
                   "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"5\" fill=\"%s\"/>"
-                  "<text x=\"%.1f\" y=\"%.1f\" fill=\"%s\">",
-                  px(m.rtf), py(m.wer.wer()), kColors[k % 6], px(m.rtf) + 8,
-                  py(m.wer.wer()) - 8 + 14.0 * static_cast<double>(k % 2), kColors[k % 6]);
-    svg += buf + xml_escape(label) + "</text>\n";
+                  "<text x=\"%.1f\" y=\"%.1f\" fill=\"%s\" text-anchor=\"%s\">",
+                  x, y, color, flip ? x - 8 : x + 8, y - 8 + 20.0 * static_cast<double>(k % 2),
+                  color, flip ? "end" : "start");
+    svg += buf;
+    svg += xml_escape(m.name);
+    const double legend_y = frame.top + frame.height + 66 + 18.0 * static_cast<double>(k);
+    std::snprintf(buf, sizeof(buf),
+                  "</text>\n<circle cx=\"%.1f\" cy=\"%.1f\" r=\"5\" fill=\"%s\"/>"
+                  "<text x=\"%.1f\" y=\"%.1f\">",
+                  frame.left + 6, legend_y - 4, color, frame.left + 16, legend_y);
+    svg += buf;
+    svg += xml_escape(m.name + " (RTF " + format("%.4f", m.rtf) + ", WER " +
+                      format("%.2f", m.wer.wer()) + "%)");
+    svg += "</text>\n";
   }
   svg += "</svg>\n";
   return svg;

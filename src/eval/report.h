@@ -23,7 +23,8 @@ std::string markdown_table(const std::vector<ModelResult>& models);
 std::string markdown_report(const RunResult& run);
 
 // Self-contained SVG (no scripts, fonts or external references) plotting WER %
-// (y) against RTF (x), one labelled point per model: "name (RTF 0.0512, WER 3.21%)".
+// (y) against RTF (x): one point per model labelled with its name, and a legend
+// under the plot with one line per model: "name (RTF 0.0512, WER 3.21%)".
 // Axes start at 0 with 1-2-5 ticks; models whose WER or RTF is NaN are left out.
 std::string wer_rtf_svg(const std::vector<ModelResult>& models, const std::string& title);
 

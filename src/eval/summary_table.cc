@@ -32,7 +32,8 @@ std::string centered(const std::string& text, size_t width) {
 
 }  // namespace
 
-std::string summary_table(const ErrorCounts& counts, const std::string& title) {
+std::string summary_table(const ErrorCounts& counts, const std::string& title,
+                          const std::string& count_label) {
   char snt_wrd[64];
   std::snprintf(snt_wrd, sizeof(snt_wrd), " %5lld %7lld ", static_cast<long long>(counts.sentences),
                 static_cast<long long>(counts.ref_words));
@@ -46,7 +47,9 @@ std::string summary_table(const ErrorCounts& counts, const std::string& title) {
   }
   const std::string spkr_head = " SPKR    ";
   const std::string spkr_row = " Sum/Avg ";
-  const std::string counts_head = " # Snt   # Wrd ";
+  char counts_head_text[32];
+  std::snprintf(counts_head_text, sizeof(counts_head_text), " # Snt   %5.5s ", count_label.c_str());
+  const std::string counts_head = counts_head_text;
   const std::string scores_head = "   Corr    Sub    Del    Ins    Err  S.Err ";
   const size_t inner = spkr_head.size() + 1 + counts_head.size() + 1 + scores_head.size();
 

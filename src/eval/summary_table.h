@@ -12,6 +12,9 @@ namespace quasr {
 // Corr/Sub/Del/Ins/Err are percentages of the reference tokens (Err = WER),
 // S.Err the percentage of sentences with at least one error, all with one
 // decimal; "n/a" where the denominator is zero. Every line ends with '\n'.
-std::string summary_table(const ErrorCounts& counts, const std::string& title);
+// count_label heads the token column ("# Wrd"; "# Chr" for character counts),
+// 5 characters wide.
+std::string summary_table(const ErrorCounts& counts, const std::string& title,
+                          const std::string& count_label = "# Wrd");
 
 }  // namespace quasr

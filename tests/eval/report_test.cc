@@ -124,7 +124,7 @@ TEST(SvgChart, OneLabelledPointPerModel) {
   for (size_t at = svg.find("<circle"); at != std::string::npos; at = svg.find("<circle", at + 1)) {
     ++circles;
   }
-  EXPECT_EQ(circles, 2u);
+  EXPECT_EQ(circles, 4u);                          // a point and a legend marker per model
   EXPECT_EQ(svg.find("href"), std::string::npos);  // self-contained
 }
 
