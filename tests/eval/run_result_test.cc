@@ -194,6 +194,22 @@ TEST(JsonlResume, TornLastLineIsIgnoredAndTotalsMatch) {
   EXPECT_EQ(resumed.models, uninterrupted.models);
 }
 
+TEST(JsonlResume, CompleteRecordMissingOnlyItsNewlineIsKept) {
+  TempDir dir;
+  const std::string path = dir.file("utts.jsonl");
+  const std::vector<UtteranceResult> all = fake_utterances();
+  std::ofstream(path, std::ios::binary) << to_json(all[0]).dump();  // no '\n'
+  EXPECT_EQ(load_utterance_jsonl(path).records.size(), 1u);
+  {
+    JsonlAppender out(path);
+    out.append(all[1]);
+  }
+  const JsonlLoadResult loaded = load_utterance_jsonl(path);
+  ASSERT_EQ(loaded.records.size(), 2u);
+  EXPECT_EQ(loaded.records[0], all[0]);
+  EXPECT_EQ(loaded.records[1], all[1]);
+}
+
 TEST(JsonlResume, CorruptMiddleLineNamesFileAndLine) {
   TempDir dir;
   const std::string path = dir.file("utts.jsonl");
