@@ -79,12 +79,23 @@ std::string AsrModel::greedy_text(const Tensor& log_probs) const {
   return parts_.tokenizer->decode(ids);
 }
 
-std::unique_ptr<AsrModel> load_model(const std::string& directory) {
+void AsrModel::set_module_scheme(const std::string& name, const std::string& scheme) {
+  for (ModuleInfo& module : parts_.build.modules)
+    if (module.name == name) {
+      module.scheme = scheme;
+      if (scheme != "fp32" && !module.params.empty()) module.params[0].dtype = "I8";
+    }
+}
+
+std::unique_ptr<AsrModel> load_model(const std::string& directory, const LoadOptions& options) {
   fs::path dir(directory);
   if (!fs::is_directory(dir)) throw Error(directory + ": model folder not found");
+  if (is_quasr_folder(directory))
+    return std::make_unique<AsrModel>(load_quasr_folder(directory, options));
   if (fs::exists(dir / "hyperparams.yaml"))
-    return std::make_unique<AsrModel>(load_speechbrain_folder(directory));
-  if (fs::exists(dir / "config.json")) return std::make_unique<AsrModel>(load_hf_folder(directory));
+    return std::make_unique<AsrModel>(load_speechbrain_folder(directory, options));
+  if (fs::exists(dir / "config.json"))
+    return std::make_unique<AsrModel>(load_hf_folder(directory, options));
   throw Error(directory +
               ": not a model folder (expected config.json for Hugging Face or hyperparams.yaml "
               "for SpeechBrain)");

@@ -42,7 +42,22 @@ struct ModelParts {
   std::unique_ptr<Wav2Vec2Encoder> encoder;
   std::unique_ptr<CtcHead> head;
   std::unique_ptr<Tokenizer> tokenizer;
-  std::vector<ModuleInfo> modules;
+  ModelBuild build;
+  // Kept only when loaded for quantization: the checkpoints and how their
+  // keys map to module names, so a quantized folder can be written.
+  struct Source {
+    StateDict dict;
+    std::string key_prefix;
+    std::string name_prefix;
+  };
+  std::vector<Source> sources;
+  // Files of the tokenizer, copied into quantized folders.
+  std::vector<std::string> tokenizer_files;
+};
+
+struct LoadOptions {
+  // Leaves keep fp32 weights and the checkpoints stay loaded (for quantize).
+  bool keep_source_weights = false;
 };
 
 class AsrModel {
@@ -68,7 +83,11 @@ class AsrModel {
   const std::string& directory() const { return parts_.directory; }
   const Wav2Vec2Config& config() const { return parts_.config; }
   const Tokenizer& tokenizer() const { return *parts_.tokenizer; }
-  const std::vector<ModuleInfo>& modules() const { return parts_.modules; }
+  const std::vector<ModuleInfo>& modules() const { return parts_.build.modules; }
+  const std::vector<Leaf*>& leaves() const { return parts_.build.leaves; }
+  const ModelParts& parts() const { return parts_; }
+  // Records a leaf's new scheme in the module tree (after quantizing it).
+  void set_module_scheme(const std::string& name, const std::string& scheme);
   int64_t vocab_size() const { return parts_.head->vocab_size(); }
   bool uses_attention_mask() const;
 
@@ -82,9 +101,12 @@ class AsrModel {
 // pytorch_model.bin + vocab.json) or SpeechBrain EncoderASR (hyperparams.yaml
 // + wav2vec2.ckpt + asr.ckpt + tokenizer.ckpt). Throws quasr::Error naming the
 // file and the problem.
-std::unique_ptr<AsrModel> load_model(const std::string& directory);
+std::unique_ptr<AsrModel> load_model(const std::string& directory, const LoadOptions& options = {});
 
-ModelParts load_hf_folder(const std::string& directory);
-ModelParts load_speechbrain_folder(const std::string& directory);
+ModelParts load_hf_folder(const std::string& directory, const LoadOptions& options);
+ModelParts load_speechbrain_folder(const std::string& directory, const LoadOptions& options);
+// A folder written by `quasr quantize` (config.json with "quasr_format").
+ModelParts load_quasr_folder(const std::string& directory, const LoadOptions& options);
+bool is_quasr_folder(const std::string& directory);
 
 }  // namespace quasr::model

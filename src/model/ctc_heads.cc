@@ -22,15 +22,16 @@ void HfCtcHead::forward(Tensor& hidden, Workspace&, Tensor& log_probs) const {
   kernels::log_softmax_rows(log_probs.data(), frames, lm_head_.out_features());
 }
 
-SpeechBrainCtcHead::SpeechBrainCtcHead(const StateDict& asr_checkpoint, int64_t hidden_size,
-                                       float leaky_slope, std::vector<ModuleInfo>* tree)
+SpeechBrainCtcHead::SpeechBrainCtcHead(const StateDict& checkpoint, const std::string& enc_prefix,
+                                       const std::string& ctc_prefix, int64_t hidden_size,
+                                       float leaky_slope, ModelBuild* build)
     : leaky_slope_(leaky_slope) {
-  BuildContext enc(asr_checkpoint, "0.", "encoder.enc.", tree);
+  BuildContext enc(checkpoint, enc_prefix, "encoder.enc.", build);
   int64_t width = hidden_size;
   for (int k = 1; enc.has("linear" + std::to_string(k) + ".w.weight"); ++k) {
     const std::string linear = "linear" + std::to_string(k) + ".w";
     const std::string norm = "bn" + std::to_string(k) + ".norm";
-    int64_t out = asr_checkpoint.get("0." + linear + ".weight").shape.at(0);
+    int64_t out = checkpoint.get(enc_prefix + linear + ".weight").shape.at(0);
     Block block;
     block.linear = std::make_unique<Linear>(enc, linear, width, out, true);
     std::vector<float> gamma = enc.read(norm + ".weight", {out});
@@ -50,10 +51,10 @@ SpeechBrainCtcHead::SpeechBrainCtcHead(const StateDict& asr_checkpoint, int64_t 
     blocks_.push_back(std::move(block));
     width = out;
   }
-  if (!asr_checkpoint.contains("1.w.weight"))
-    throw Error(asr_checkpoint.source() + ": tensor '1.w.weight' (ctc_lin) not found");
-  int64_t vocab = asr_checkpoint.get("1.w.weight").shape.at(0);
-  BuildContext ctc(asr_checkpoint, "1.", "encoder.ctc_lin.", tree);
+  if (!checkpoint.contains(ctc_prefix + "w.weight"))
+    throw Error(checkpoint.source() + ": tensor '" + ctc_prefix + "w.weight' (ctc_lin) not found");
+  int64_t vocab = checkpoint.get(ctc_prefix + "w.weight").shape.at(0);
+  BuildContext ctc(checkpoint, ctc_prefix, "encoder.ctc_lin.", build);
   ctc_lin_ = std::make_unique<Linear>(ctc, "w", width, vocab, true);
 }
 

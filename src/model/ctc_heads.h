@@ -37,8 +37,12 @@ class SpeechBrainCtcHead : public CtcHead {
  public:
   // ctx reads asr.ckpt keys ("0.linear1.w.weight", "1.w.weight"); the names
   // recorded are "encoder.enc.*" and "encoder.ctc_lin.*".
-  SpeechBrainCtcHead(const StateDict& asr_checkpoint, int64_t hidden_size, float leaky_slope,
-                     std::vector<ModuleInfo>* tree);
+  // enc_prefix/ctc_prefix: key prefixes of the two parts ("0." and "1." in
+  // asr.ckpt; the module names in a quasr folder).
+  SpeechBrainCtcHead(const StateDict& checkpoint, const std::string& enc_prefix,
+                     const std::string& ctc_prefix, int64_t hidden_size, float leaky_slope,
+                     ModelBuild* build);
+  float leaky_slope() const { return leaky_slope_; }
   void forward(Tensor& hidden, Workspace& ws, Tensor& log_probs) const override;
   int64_t vocab_size() const override { return ctc_lin_->out_features(); }
 

@@ -27,26 +27,31 @@ StateDict load_hf_weights(const fs::path& dir) {
 
 }  // namespace
 
-ModelParts load_hf_folder(const std::string& directory) {
+ModelParts load_hf_folder(const std::string& directory, const LoadOptions& options) {
   fs::path dir(directory);
   ModelParts parts;
   parts.format = CheckpointFormat::kHuggingFace;
   parts.directory = directory;
   parts.config = read_hf_config(directory);
+  parts.build.keep_source_weights = options.keep_source_weights;
   StateDict weights = load_hf_weights(dir);
   const std::string prefix = parts.config.model_type + ".";
   if (!weights.contains(prefix + "feature_extractor.conv_layers.0.conv.weight"))
     throw Error(weights.source() + ": tensor '" + prefix +
                 "feature_extractor.conv_layers.0.conv.weight' not found (is this a " +
                 parts.config.model_type + " CTC checkpoint?)");
-  BuildContext encoder_ctx(weights, prefix, prefix, &parts.modules);
+  BuildContext encoder_ctx(weights, prefix, prefix, &parts.build);
   parts.encoder = std::make_unique<Wav2Vec2Encoder>(encoder_ctx, parts.config);
-  BuildContext head_ctx(weights, "", "", &parts.modules);
+  BuildContext head_ctx(weights, "", "", &parts.build);
   int64_t vocab = weights.get("lm_head.weight").shape.at(0);
   parts.head = std::make_unique<HfCtcHead>(head_ctx, parts.config.hidden_size, vocab);
   parts.input_norm = {parts.config.do_normalize, kHfInputNormEps};
   parts.tokenizer =
       std::make_unique<CharVocabTokenizer>(directory, static_cast<int>(parts.config.pad_token_id));
+  for (const char* file : {"vocab.json", "tokenizer_config.json", "special_tokens_map.json",
+                           "added_tokens.json", "preprocessor_config.json"})
+    if (fs::exists(dir / file)) parts.tokenizer_files.push_back((dir / file).string());
+  if (options.keep_source_weights) parts.sources.push_back({weights, "", ""});
   return parts;
 }
 

@@ -2,6 +2,7 @@
 
 #include "core/error.h"
 #include "kernels/elementwise.h"
+#include "model/quantized_backends.h"
 
 namespace quasr::model {
 
@@ -15,28 +16,116 @@ std::vector<float> BuildContext::read(const std::string& key, const Shape& shape
   return dict_.get_f32(key_prefix_ + key, shape);
 }
 
+const RawTensor& BuildContext::raw(const std::string& key, const Shape& shape, DType dtype) const {
+  const RawTensor& tensor = dict_.get(key_prefix_ + key);
+  if (tensor.shape != shape || tensor.dtype != dtype)
+    throw Error(dict_.source() + ": tensor '" + key_prefix_ + key + "' is " +
+                dtype_name(tensor.dtype) + " " + shape_to_string(tensor.shape) + ", expected " +
+                dtype_name(dtype) + " " + shape_to_string(shape));
+  return tensor;
+}
+
 bool BuildContext::has(const std::string& key) const {
   return dict_.contains(key_prefix_ + key);
 }
 
 void BuildContext::record(const std::string& path, const std::string& type,
                           std::vector<ParamInfo> params, const std::string& scheme) const {
-  if (tree_) tree_->push_back(ModuleInfo{name(path), type, std::move(params), scheme});
+  if (build_) build_->modules.push_back(ModuleInfo{name(path), type, std::move(params), scheme});
+}
+
+void BuildContext::register_leaf(Leaf* leaf) const {
+  if (build_) build_->leaves.push_back(leaf);
+}
+
+const LeafQuantSpec* BuildContext::quantized(const std::string& path) const {
+  if (!build_) return nullptr;
+  auto found = build_->quantized.find(name(path));
+  return found == build_->quantized.end() ? nullptr : &found->second;
+}
+
+namespace {
+
+class F32Linear : public LinearBackend {
+ public:
+  F32Linear(const float* weight, const float* bias, int64_t out, int64_t in,
+            kernels::Activation activation)
+      : kernel_(weight, bias, out, in, activation) {}
+  void run(const float* x, int64_t rows, float* y) const override { kernel_.run(x, rows, y); }
+
+ private:
+  kernels::PackedMatmulF32 kernel_;
+};
+
+class F32Conv : public Conv1dBackend {
+ public:
+  F32Conv(const kernels::Conv1dShape& shape, const float* weight, const float* bias,
+          kernels::Activation activation)
+      : kernel_(shape, weight, bias, activation) {}
+  void run(const float* x, int64_t t_in, float* y) const override { kernel_.run(x, t_in, y); }
+
+ private:
+  kernels::PackedConv1dF32 kernel_;
+};
+
+}  // namespace
+
+std::unique_ptr<LinearBackend> make_f32_linear(const float* weight, const float* bias, int64_t out,
+                                               int64_t in, kernels::Activation activation) {
+  return std::make_unique<F32Linear>(weight, bias, out, in, activation);
+}
+
+std::unique_ptr<Conv1dBackend> make_f32_conv(const kernels::Conv1dShape& shape, const float* weight,
+                                             const float* bias, kernels::Activation activation) {
+  return std::make_unique<F32Conv>(shape, weight, bias, activation);
 }
 
 Linear::Linear(const BuildContext& ctx, const std::string& path, int64_t in, int64_t out, bool bias,
                kernels::Activation activation)
-    : name_(ctx.name(path)) {
-  std::vector<float> weight = ctx.read(path + ".weight", {out, in});
-  std::vector<float> bias_values;
+    : leaf_(std::make_unique<LinearLeaf>(ctx.name(path), "Linear", Shape{out, in}, activation)) {
   std::vector<ParamInfo> params{{"weight", {out, in}}};
-  if (bias) {
-    bias_values = ctx.read(path + ".bias", {out});
-    params.push_back({"bias", {out}});
+  if (bias) params.push_back({"bias", {out}});
+  const LeafQuantSpec* spec = ctx.quantized(path);
+  // The weight is read (and shape-checked) before the bias: its error is the clearer one.
+  std::vector<float> weight;
+  QuantizedWeights quantized_weights;
+  if (spec) {
+    quantized_weights = read_quantized_weights(ctx, path, {out, in}, *spec);
+  } else {
+    weight = ctx.read(path + ".weight", {out, in});
   }
-  kernel_ = std::make_unique<kernels::PackedMatmulF32>(
-      weight.data(), bias ? bias_values.data() : nullptr, out, in, activation);
-  ctx.record(path, "Linear", std::move(params));
+  std::vector<float> bias_values = bias ? ctx.read(path + ".bias", {out}) : std::vector<float>();
+  const float* bias_data = bias ? bias_values.data() : nullptr;
+  if (spec) {
+    leaf_->set_backend(make_quantized_linear(*spec, quantized_weights, bias_data, activation),
+                       spec->scheme);
+    params[0].dtype = "I8";
+  } else {
+    leaf_->set_backend(make_f32_linear(weight.data(), bias_data, out, in, activation), "fp32");
+    if (ctx.keep_source_weights()) leaf_->set_source(std::move(weight), std::move(bias_values));
+  }
+  ctx.register_leaf(leaf_.get());
+  ctx.record(path, "Linear", std::move(params), leaf_->scheme());
+}
+
+Conv1d::Conv1d(const BuildContext& ctx, const std::string& path, const kernels::Conv1dShape& shape,
+               std::vector<float> weight, std::vector<float> bias, kernels::Activation activation) {
+  Shape weight_shape{shape.out_channels, shape.in_channels / shape.groups, shape.kernel};
+  leaf_ = std::make_unique<Conv1dLeaf>(ctx.name(path), shape, weight_shape, activation);
+  std::vector<ParamInfo> params{{"weight", weight_shape}};
+  if (!bias.empty()) params.push_back({"bias", {shape.out_channels}});
+  const float* bias_data = bias.empty() ? nullptr : bias.data();
+  if (const LeafQuantSpec* spec = ctx.quantized(path)) {
+    QuantizedWeights weights = read_quantized_weights(ctx, path, weight_shape, *spec);
+    leaf_->set_backend(make_quantized_conv(*spec, shape, weights, bias_data, activation),
+                       spec->scheme);
+    params[0].dtype = "I8";
+  } else {
+    leaf_->set_backend(make_f32_conv(shape, weight.data(), bias_data, activation), "fp32");
+    if (ctx.keep_source_weights()) leaf_->set_source(std::move(weight), std::move(bias));
+  }
+  ctx.register_leaf(leaf_.get());
+  ctx.record(path, "Conv1d", std::move(params), leaf_->scheme());
 }
 
 LayerNorm::LayerNorm(const BuildContext& ctx, const std::string& path, int64_t size, float eps)

@@ -6,6 +6,8 @@
 // quantization recipes address modules by these names.
 #pragma once
 
+#include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -31,45 +33,186 @@ struct ModuleInfo {
   int64_t parameter_count() const;
 };
 
+// How one Linear/Conv1d leaf is quantized, as stored in a quasr model folder.
+struct LeafQuantSpec {
+  std::string scheme;               // "dynamic_int8" | "static_int8"
+  bool per_channel_weights = true;  // else one scale for the whole weight
+  bool per_row_activations = true;  // dynamic only: else one scale per call
+  float input_scale = 0.0f;         // static only
+  int32_t input_zero_point = 0;     // static only
+};
+
+class Leaf;
+
+// What a model build collects: the module tree users see, the quantizable
+// leaves, and (for quantize) whether leaves keep their fp32 source weights.
+struct ModelBuild {
+  std::vector<ModuleInfo> modules;
+  std::vector<Leaf*> leaves;
+  bool keep_source_weights = false;
+  // Leaves stored quantized in a quasr model folder, by module name.
+  std::map<std::string, LeafQuantSpec> quantized;
+};
+
 // Reads fp32 parameters of one checkpoint file under a key prefix and records
 // every module it builds, under the user-visible name prefix.
 class BuildContext {
  public:
   BuildContext(const StateDict& dict, std::string key_prefix, std::string name_prefix,
-               std::vector<ModuleInfo>* tree)
+               ModelBuild* build)
       : dict_(dict),
         key_prefix_(std::move(key_prefix)),
         name_prefix_(std::move(name_prefix)),
-        tree_(tree) {}
+        build_(build) {}
 
   // Throws quasr::Error naming the file, tensor, expected and actual shape.
   std::vector<float> read(const std::string& key, const Shape& shape) const;
+  // A tensor as stored (any dtype), for int8 weights of quantized folders.
+  const RawTensor& raw(const std::string& key, const Shape& shape, DType dtype) const;
   bool has(const std::string& key) const;
   std::string name(const std::string& path) const { return name_prefix_ + path; }
   void record(const std::string& path, const std::string& type, std::vector<ParamInfo> params,
               const std::string& scheme = "fp32") const;
+  void register_leaf(Leaf* leaf) const;
+  bool keep_source_weights() const { return build_ && build_->keep_source_weights; }
+  const LeafQuantSpec* quantized(const std::string& path) const;
 
  private:
   const StateDict& dict_;
   std::string key_prefix_;
   std::string name_prefix_;
-  std::vector<ModuleInfo>* tree_;
+  ModelBuild* build_;
 };
 
-// nn.Linear: y = x Wᵀ + b on pre-packed weights, with an optional fused GELU.
+// The compute behind a Linear leaf: y[rows, out] = act(x[rows, in] · Wᵀ + b).
+class LinearBackend {
+ public:
+  virtual ~LinearBackend() = default;
+  virtual void run(const float* x, int64_t rows, float* y) const = 0;
+};
+
+// The compute behind a Conv1d leaf, time-major: x [t_in, c_in] → y [t_out, c_out].
+class Conv1dBackend {
+ public:
+  virtual ~Conv1dBackend() = default;
+  virtual void run(const float* x, int64_t t_in, float* y) const = 0;
+};
+
+using InputObserver = std::function<void(const float* x, int64_t count)>;
+
+// A Linear or Conv1d module: the unit a quantization recipe addresses. Lives
+// on the heap (owned through Linear/Conv1d handles) so its address is stable.
+class Leaf {
+ public:
+  Leaf(std::string name, std::string type, Shape weight_shape, kernels::Activation activation)
+      : name_(std::move(name)),
+        type_(std::move(type)),
+        weight_shape_(std::move(weight_shape)),
+        activation_(activation) {}
+  virtual ~Leaf() = default;
+
+  const std::string& name() const { return name_; }
+  const std::string& type() const { return type_; }  // "Linear" or "Conv1d"
+  const Shape& weight_shape() const { return weight_shape_; }
+  kernels::Activation activation() const { return activation_; }
+  const std::string& scheme() const { return scheme_; }
+  // fp32 weights in PyTorch layout; empty unless built with keep_source_weights.
+  const std::vector<float>& source_weight() const { return source_weight_; }
+  const std::vector<float>& source_bias() const { return source_bias_; }
+  void set_source(std::vector<float> weight, std::vector<float> bias) {
+    source_weight_ = std::move(weight);
+    source_bias_ = std::move(bias);
+  }
+  // Called with every input this leaf sees (calibration); empty to stop.
+  void set_input_observer(InputObserver observer) { observer_ = std::move(observer); }
+
+ protected:
+  void observe(const float* x, int64_t count) const {
+    if (observer_) observer_(x, count);
+  }
+  std::string name_;
+  std::string type_;
+  Shape weight_shape_;
+  kernels::Activation activation_;
+  std::string scheme_ = "fp32";
+  std::vector<float> source_weight_;
+  std::vector<float> source_bias_;
+  InputObserver observer_;
+};
+
+class LinearLeaf : public Leaf {
+ public:
+  using Leaf::Leaf;
+  void forward(const float* x, int64_t rows, float* y) const {
+    observe(x, rows * weight_shape_[1]);
+    backend_->run(x, rows, y);
+  }
+  void set_backend(std::unique_ptr<LinearBackend> backend, std::string scheme) {
+    backend_ = std::move(backend);
+    scheme_ = std::move(scheme);
+  }
+  int64_t in_features() const { return weight_shape_[1]; }
+  int64_t out_features() const { return weight_shape_[0]; }
+
+ private:
+  friend class Linear;
+  std::unique_ptr<LinearBackend> backend_;
+};
+
+class Conv1dLeaf : public Leaf {
+ public:
+  Conv1dLeaf(std::string name, const kernels::Conv1dShape& shape, Shape weight_shape,
+             kernels::Activation activation)
+      : Leaf(std::move(name), "Conv1d", std::move(weight_shape), activation), shape_(shape) {}
+  void forward(const float* x, int64_t t_in, float* y) const {
+    observe(x, t_in * shape_.in_channels);
+    backend_->run(x, t_in, y);
+  }
+  void set_backend(std::unique_ptr<Conv1dBackend> backend, std::string scheme) {
+    backend_ = std::move(backend);
+    scheme_ = std::move(scheme);
+  }
+  const kernels::Conv1dShape& shape() const { return shape_; }
+
+ private:
+  friend class Conv1d;
+  kernels::Conv1dShape shape_;
+  std::unique_ptr<Conv1dBackend> backend_;
+};
+
+// nn.Linear with an optional fused GELU. A movable handle to its leaf.
 class Linear {
  public:
   Linear(const BuildContext& ctx, const std::string& path, int64_t in, int64_t out, bool bias,
          kernels::Activation activation = kernels::Activation::kNone);
-  void forward(const float* x, int64_t rows, float* y) const { kernel_->run(x, rows, y); }
-  int64_t in_features() const { return kernel_->in_features(); }
-  int64_t out_features() const { return kernel_->out_features(); }
-  const std::string& name() const { return name_; }
+  void forward(const float* x, int64_t rows, float* y) const { leaf_->forward(x, rows, y); }
+  int64_t in_features() const { return leaf_->in_features(); }
+  int64_t out_features() const { return leaf_->out_features(); }
+  const std::string& name() const { return leaf_->name(); }
 
  private:
-  std::string name_;
-  std::unique_ptr<kernels::PackedMatmulF32> kernel_;
+  std::unique_ptr<LinearLeaf> leaf_;
 };
+
+// nn.Conv1d (time-major), weights given in PyTorch layout. A movable handle.
+class Conv1d {
+ public:
+  // `weight`/`bias` are already read (the positional conv derives its weight).
+  Conv1d(const BuildContext& ctx, const std::string& path, const kernels::Conv1dShape& shape,
+         std::vector<float> weight, std::vector<float> bias, kernels::Activation activation);
+  void forward(const float* x, int64_t t_in, float* y) const { leaf_->forward(x, t_in, y); }
+  const kernels::Conv1dShape& shape() const { return leaf_->shape(); }
+
+ private:
+  std::unique_ptr<Conv1dLeaf> leaf_;
+};
+
+// Backends for the fp32 path (pre-packed oneDNN). Quantized backends live in
+// model/quantized_backends.h.
+std::unique_ptr<LinearBackend> make_f32_linear(const float* weight, const float* bias, int64_t out,
+                                               int64_t in, kernels::Activation activation);
+std::unique_ptr<Conv1dBackend> make_f32_conv(const kernels::Conv1dShape& shape, const float* weight,
+                                             const float* bias, kernels::Activation activation);
 
 // nn.LayerNorm over the last axis.
 class LayerNorm {

@@ -144,7 +144,7 @@ fs::path required_file(const fs::path& dir, const char* name) {
 
 }  // namespace
 
-ModelParts load_speechbrain_folder(const std::string& directory) {
+ModelParts load_speechbrain_folder(const std::string& directory, const LoadOptions& options) {
   fs::path dir(directory);
   const std::string hparams = (dir / "hyperparams.yaml").string();
   YAML::Node root;
@@ -158,20 +158,27 @@ ModelParts load_speechbrain_folder(const std::string& directory) {
   parts.format = CheckpointFormat::kSpeechBrain;
   parts.directory = directory;
   parts.config = resolve_architecture(dir, lobe, hparams);
+  parts.build.keep_source_weights = options.keep_source_weights;
   StateDict encoder_weights = load_torch_checkpoint(required_file(dir, "wav2vec2.ckpt").string());
   // SpeechBrain-pretrained sources keep HF's "wav2vec2." inside the lobe's "model.".
   std::string key_prefix = "model.";
   if (!encoder_weights.contains("model.feature_extractor.conv_layers.0.conv.weight") &&
       encoder_weights.contains("model.wav2vec2.feature_extractor.conv_layers.0.conv.weight"))
     key_prefix = "model.wav2vec2.";
-  BuildContext encoder_ctx(encoder_weights, key_prefix, "encoder.wav2vec2.model.", &parts.modules);
+  BuildContext encoder_ctx(encoder_weights, key_prefix, "encoder.wav2vec2.model.", &parts.build);
   parts.encoder = std::make_unique<Wav2Vec2Encoder>(encoder_ctx, parts.config);
   StateDict asr = load_torch_checkpoint(required_file(dir, "asr.ckpt").string());
   parts.head = std::make_unique<SpeechBrainCtcHead>(
-      asr, parts.config.hidden_size, read_enc_activation(root, hparams), &parts.modules);
+      asr, "0.", "1.", parts.config.hidden_size, read_enc_activation(root, hparams), &parts.build);
   int blank = root["blank_index"] ? root["blank_index"].as<int>() : 0;
-  parts.tokenizer = std::make_unique<SentencePieceTokenizer>(
-      required_file(dir, "tokenizer.ckpt").string(), blank);
+  std::string tokenizer_path = required_file(dir, "tokenizer.ckpt").string();
+  parts.tokenizer = std::make_unique<SentencePieceTokenizer>(tokenizer_path, blank);
+  parts.tokenizer_files.push_back(tokenizer_path);
+  if (options.keep_source_weights) {
+    parts.sources.push_back({encoder_weights, key_prefix, "encoder.wav2vec2.model."});
+    parts.sources.push_back({asr, "0.", "encoder.enc."});
+    parts.sources.push_back({asr, "1.", "encoder.ctc_lin."});
+  }
   parts.input_norm = {parts.config.do_normalize, kSpeechBrainNormEps};
   parts.output_norm = {lobe.output_norm, kSpeechBrainNormEps};
   return parts;

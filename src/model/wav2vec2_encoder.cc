@@ -32,19 +32,16 @@ ConvLayer::ConvLayer(const BuildContext& ctx, const Wav2Vec2Config& config, int 
   } else {
     norm_ = index == 0 ? Norm::kGroup : Norm::kNone;
   }
-  std::vector<float> weight =
-      ctx.read(path + ".conv.weight", {shape.out_channels, shape.in_channels, shape.kernel});
+  // Quantized folders store no fp32 weight: Conv1d then reads the int8 one.
+  std::vector<float> weight;
+  if (!ctx.quantized(path + ".conv"))
+    weight = ctx.read(path + ".conv.weight", {shape.out_channels, shape.in_channels, shape.kernel});
   std::vector<float> bias;
-  std::vector<ParamInfo> params{{"weight", {shape.out_channels, shape.in_channels, shape.kernel}}};
-  if (config.conv_bias) {
-    bias = ctx.read(path + ".conv.bias", {shape.out_channels});
-    params.push_back({"bias", {shape.out_channels}});
-  }
+  if (config.conv_bias) bias = ctx.read(path + ".conv.bias", {shape.out_channels});
   // With no norm in between, GELU runs in the convolution's epilogue.
   Activation fused = norm_ == Norm::kNone ? Activation::kGelu : Activation::kNone;
-  conv_ = std::make_unique<kernels::PackedConv1dF32>(
-      shape, weight.data(), config.conv_bias ? bias.data() : nullptr, fused);
-  ctx.record(path + ".conv", "Conv1d", std::move(params));
+  conv_ = std::make_unique<Conv1d>(ctx, path + ".conv", shape, std::move(weight), std::move(bias),
+                                   fused);
   if (norm_ != Norm::kNone) {
     norm_weight_ = ctx.read(path + ".layer_norm.weight", {shape.out_channels});
     norm_bias_ = ctx.read(path + ".layer_norm.bias", {shape.out_channels});
@@ -57,7 +54,7 @@ void ConvLayer::forward(const Tensor& x, Tensor& y) const {
   const kernels::Conv1dShape& shape = conv_->shape();
   int64_t frames = shape.output_length(x.dim(0));
   y.resize({frames, shape.out_channels});
-  conv_->run(x.data(), x.dim(0), y.data());
+  conv_->forward(x.data(), x.dim(0), y.data());
   if (norm_ == Norm::kNone) return;
   if (norm_ == Norm::kGroup) {
     kernels::group_norm_channels(y.data(), frames, shape.out_channels, norm_weight_.data(),
@@ -103,18 +100,18 @@ PositionalConv::PositionalConv(const BuildContext& ctx, const Wav2Vec2Config& co
   shape.padding = shape.kernel / 2;
   shape.groups = config.num_conv_pos_embedding_groups;
   Shape weight_shape{config.hidden_size, config.hidden_size / shape.groups, shape.kernel};
-  std::vector<float> weight = positional_conv_weight(ctx, path, weight_shape);
+  std::vector<float> weight;
+  if (!ctx.quantized(path)) weight = positional_conv_weight(ctx, path, weight_shape);
   std::vector<float> bias = ctx.read(path + ".bias", {config.hidden_size});
-  conv_ = std::make_unique<kernels::PackedConv1dF32>(shape, weight.data(), bias.data(),
-                                                     Activation::kGelu);
-  ctx.record(path, "Conv1d", {{"weight", weight_shape}, {"bias", {config.hidden_size}}});
+  conv_ = std::make_unique<Conv1d>(ctx, path, shape, std::move(weight), std::move(bias),
+                                   Activation::kGelu);
 }
 
 void PositionalConv::add_to(Tensor& hidden, Workspace& ws) const {
   const int64_t frames = hidden.dim(0);
   int64_t out_frames = conv_->shape().output_length(frames);
   ws.ping.resize({out_frames, hidden.dim(1)});
-  conv_->run(hidden.data(), frames, ws.ping.data());
+  conv_->forward(hidden.data(), frames, ws.ping.data());
   // An even kernel gives frames + 1 outputs; adding only the first `frames`
   // rows drops the last one, as Wav2Vec2SamePadLayer does.
   kernels::add_inplace(hidden.data(), ws.ping.data(), frames * hidden.dim(1));

@@ -42,7 +42,7 @@ class ConvLayer {
  private:
   enum class Norm { kNone, kGroup, kLayer };
   Norm norm_;
-  std::unique_ptr<kernels::PackedConv1dF32> conv_;
+  std::unique_ptr<Conv1d> conv_;
   std::vector<float> norm_weight_;
   std::vector<float> norm_bias_;
 };
@@ -54,7 +54,7 @@ class PositionalConv {
   void add_to(Tensor& hidden, Workspace& ws) const;
 
  private:
-  std::unique_ptr<kernels::PackedConv1dF32> conv_;
+  std::unique_ptr<Conv1d> conv_;
 };
 
 class TransformerLayer {
