@@ -7,7 +7,8 @@
 #
 # Environment: THREADS (2), MODELS ("base large"), SCRATCH (/work/scratch/compare),
 # QUASR (path of a quasr binary; default: build one from this checkout into $SCRATCH/build),
-# TORCH_MODES (fp32,dynamic,tutorial), QUASR_MODES (fp32,tutorial,int8-all), DATA (LJSpeech part).
+# TORCH_MODES (fp32,dynamic,tutorial), QUASR_MODES (fp32,tutorial,int8-all), DATA (LJSpeech part),
+# TORCH_BLAS (openblas: run PyTorch on OpenBLAS when installed; system: leave libblas alone).
 set -euo pipefail
 
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -34,12 +35,24 @@ if [[ ! -f "$SCRATCH/clips/clips.tsv" ]]; then
   "$PY" "$REPO/tools/compare/make_clips.py" --out "$SCRATCH/clips" --data "$DATA"
 fi
 
+# Debian's torch links libblas.so.3; when the system alternative is netlib's reference BLAS the
+# fp32 baseline runs ~20x slower than any real PyTorch install. Point the PyTorch runs (only them)
+# at OpenBLAS when it is installed; TORCH_BLAS=system keeps whatever the system has.
+TORCH_ENV=()
+OPENBLAS=/usr/lib/x86_64-linux-gnu/openblas-pthread/libblas.so.3
+if [[ "${TORCH_BLAS:-openblas}" == openblas && -f "$OPENBLAS" ]]; then
+  mkdir -p "$SCRATCH/blas"
+  ln -sf "$OPENBLAS" "$SCRATCH/blas/libblas.so.3"
+  TORCH_ENV=(env "LD_LIBRARY_PATH=$SCRATCH/blas${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+             "OPENBLAS_NUM_THREADS=$THREADS")
+fi
+
 STAMP="$(date -u +%Y%m%dT%H%M%SZ)"
 OUT="$SCRATCH/results/$STAMP"
 mkdir -p "$OUT"
 results=()
 for m in $MODELS; do
-  "$PY" "$REPO/tools/compare/torch_rtf.py" --model "$SCRATCH/models/$m" \
+  "${TORCH_ENV[@]}" "$PY" "$REPO/tools/compare/torch_rtf.py" --model "$SCRATCH/models/$m" \
     --clips "$SCRATCH/clips/clips.tsv" --modes "$TORCH_MODES" --threads "$THREADS" \
     --json "$OUT/torch-$m.json"
   "$PY" "$REPO/tools/compare/quasr_rtf.py" --quasr "$QUASR" --model "$SCRATCH/models/$m" \

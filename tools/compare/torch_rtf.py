@@ -179,8 +179,20 @@ def run_mode(model_dir, clips, mode, threads, n_calib):
     return out
 
 
+def blas_library():
+    """The BLAS shared object this process mapped: Debian's torch links libblas.so.3, which the
+    alternatives system may point at netlib's reference BLAS (~1 GFLOP/s) or at OpenBLAS."""
+    try:
+        with open("/proc/self/maps", encoding="utf-8") as f:
+            libs = {line.split()[-1] for line in f if "blas" in line.split()[-1]}
+    except OSError:
+        return None
+    return sorted(os.path.realpath(x) for x in libs if x.startswith("/"))
+
+
 def child_main(args):
     res = run_mode(args.model, read_manifest(args.clips), args.child, args.threads, args.calib)
+    res["blas"] = blas_library()
     res["peak_rss_bytes"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
     json.dump(res, sys.stdout)
 
