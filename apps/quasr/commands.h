@@ -12,5 +12,7 @@ using Action = std::function<int()>;
 
 Action add_transcribe_command(CLI::App& app);
 Action add_inspect_command(CLI::App& app);
+Action add_bench_command(CLI::App& app);
+Action add_merge_command(CLI::App& app);
 
 }  // namespace quasr::cli
