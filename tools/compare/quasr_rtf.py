@@ -62,6 +62,11 @@ def run_measured(cmd):
 
 
 def has_subcommand(quasr, name):
+    """(present, its --help text). `quasr X --help` for an unknown X prints the MAIN help and
+    exits 0 (CLI11), so presence is read from the main help's subcommand list."""
+    _, _, out, err = run_child([quasr, "--help"])
+    if not re.search(r"^\s+%s\b" % re.escape(name), out + err, re.MULTILINE):
+        return False, ""
     rc, _, out, err = run_child([quasr, name, "--help"])
     return rc == 0, out + err
 
