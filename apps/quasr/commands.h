@@ -14,5 +14,6 @@ Action add_transcribe_command(CLI::App& app);
 Action add_inspect_command(CLI::App& app);
 Action add_bench_command(CLI::App& app);
 Action add_merge_command(CLI::App& app);
+Action add_quantize_command(CLI::App& app);
 
 }  // namespace quasr::cli

@@ -23,6 +23,7 @@ int main(int argc, char** argv) {
   add(quasr::cli::add_inspect_command);
   add(quasr::cli::add_bench_command);
   add(quasr::cli::add_merge_command);
+  add(quasr::cli::add_quantize_command);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -36,8 +36,9 @@ T* grown(std::vector<T>& buffer, size_t count) {
   return buffer.data();
 }
 
-// u8 asymmetric parameters for values in [lo, hi] (the range always holds 0).
-void choose_params(float lo, float hi, int qmax, float* scale, int32_t* zero_point) {
+}  // namespace
+
+void choose_u8_params(float lo, float hi, int qmax, float* scale, int32_t* zero_point) {
   lo = std::min(lo, 0.0f);
   hi = std::max(hi, 0.0f);
   float s = (hi - lo) / static_cast<float>(qmax);
@@ -45,6 +46,8 @@ void choose_params(float lo, float hi, int qmax, float* scale, int32_t* zero_poi
   *scale = s;
   *zero_point = static_cast<int32_t>(std::clamp(std::nearbyint(-lo / s), 0.0f, float(qmax)));
 }
+
+namespace {
 
 void quantize_row(const float* x, int64_t count, float scale, int32_t zero_point, int qmax,
                   uint8_t* out) {
@@ -162,14 +165,14 @@ void Int8Linear::run(const float* x, int64_t m, float* y) const {
     zero_points[0] = quant_.zero_point;
   } else if (!per_row) {
     auto [lo, hi] = std::minmax_element(x, x + m * k_);
-    choose_params(*lo, *hi, qmax, &scales[0], &zero_points[0]);
+    choose_u8_params(*lo, *hi, qmax, &scales[0], &zero_points[0]);
   }
 #pragma omp parallel for schedule(static)
   for (int64_t r = 0; r < m; ++r) {
     const float* row = x + r * k_;
     if (per_row) {
       auto [lo, hi] = std::minmax_element(row, row + k_);
-      choose_params(*lo, *hi, qmax, &scales[r], &zero_points[r]);
+      choose_u8_params(*lo, *hi, qmax, &scales[r], &zero_points[r]);
     }
     quantize_row(row, k_, per_row ? scales[r] : scales[0],
                  per_row ? zero_points[r] : zero_points[0], qmax, codes + r * k_);

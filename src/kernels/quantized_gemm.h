@@ -88,6 +88,10 @@ class Int8Conv1d {
   mutable std::map<int64_t, Prepared> prepared_;
 };
 
+// u8 asymmetric scale and zero point covering [lo, hi] (widened to hold 0),
+// codes 0..qmax.
+void choose_u8_params(float lo, float hi, int qmax, float* scale, int32_t* zero_point);
+
 // Symmetric s8 quantization of a [rows, cols] fp32 matrix, one scale per row
 // (per_channel) or one for all: q = round_half_even(w / s), s = max|w| / 127.
 void quantize_weights_s8(const float* weight, int64_t rows, int64_t cols, bool per_channel,

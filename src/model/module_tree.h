@@ -151,6 +151,7 @@ class LinearLeaf : public Leaf {
     backend_ = std::move(backend);
     scheme_ = std::move(scheme);
   }
+  std::unique_ptr<LinearBackend> take_backend() { return std::move(backend_); }
   int64_t in_features() const { return weight_shape_[1]; }
   int64_t out_features() const { return weight_shape_[0]; }
 
@@ -172,6 +173,7 @@ class Conv1dLeaf : public Leaf {
     backend_ = std::move(backend);
     scheme_ = std::move(scheme);
   }
+  std::unique_ptr<Conv1dBackend> take_backend() { return std::move(backend_); }
   const kernels::Conv1dShape& shape() const { return shape_; }
 
  private:

@@ -179,8 +179,8 @@ ModelParts load_quasr_folder(const std::string& directory, const LoadOptions& op
     parts.format = speechbrain ? CheckpointFormat::kSpeechBrain : CheckpointFormat::kHuggingFace;
     parts.config = parse_hf_config(config.at("architecture"), source);
     parts.build.keep_source_weights = options.keep_source_weights;
-    for (const auto& [name, entry] :
-         config["quantization"].value("modules", json::object()).items())
+    const json modules = config["quantization"].value("modules", json::object());
+    for (const auto& [name, entry] : modules.items())
       parts.build.quantized[name] = spec_from_json(entry, source);
     StateDict weights = load_safetensors((dir / kWeightsFile).string());
     std::string prefix = config.at("encoder_prefix").get<std::string>();
