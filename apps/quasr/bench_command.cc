@@ -5,6 +5,7 @@
 // (bench_runner.cc), then the run JSON, report and chart, each written
 // atomically. Per-utterance results go to --results as they complete, which
 // is what --resume and an interrupted run rely on.
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -166,6 +167,35 @@ int64_t interrupt_hook() {
   return value ? std::atoll(value) : -1;
 }
 
+// Everything but the per-model fixed fields, then the derived totals. Results
+// of utterances that failed later in the run are dropped so that every model
+// is scored on the same set.
+void fill_run(RunResult& run, const BenchOptions& options, const std::vector<ModelSpec>& specs,
+              const Dataset& dataset, const std::vector<BenchItem>& items,
+              const FailedItems& failed, std::vector<UtteranceResult> results) {
+  const ShardSpec shard = parse_shard(options.shard);
+  run.quasr_version = quasr_version();
+  run.quasr_commit = quasr_commit();
+  run.created_utc = utc_now_iso8601();
+  run.machine = machine_info(kernels::num_threads());
+  run.dataset.path = options.data;
+  run.dataset.format = dataset_format_name(dataset.format);
+  run.dataset.shard_index = shard.index;
+  run.dataset.shard_count = shard.count;
+  run.options = options_json(options, specs);
+  for (const SkippedUtterance& s : dataset.skipped)
+    run.skipped.push_back({s.id, s.source, s.reason});
+  run.skipped.insert(run.skipped.end(), failed.items.begin(), failed.items.end());
+  for (const BenchItem& item : items) {
+    if (failed.ids.count(item.utterance.id)) continue;
+    ++run.dataset.utterances;
+    run.dataset.audio_s += item.probed_s;
+  }
+  std::erase_if(results, [&](const UtteranceResult& r) { return failed.ids.count(r.id) > 0; });
+  run.utterances = std::move(results);
+  finalize_run(run);
+}
+
 int run_bench(const BenchOptions& options) {
   if (options.resume && options.results.empty()) {
     throw Error("--resume: needs --results FILE.jsonl (the log of the run to continue)");
@@ -200,7 +230,7 @@ int run_bench(const BenchOptions& options) {
     run.models.push_back(std::move(outcome.model));
     for (UtteranceResult& r : outcome.utterances) results.push_back(std::move(r));
     if (outcome.interrupted) {
-      std::fprintf(stderr, "quasr bench: interrupted after %lld new results%s\n",
+      std::fprintf(stderr, "quasr: interrupted after %lld new results%s\n",
                    static_cast<long long>(sink.added()),
                    options.results.empty()
                        ? " (no --results file, nothing kept)"
@@ -209,28 +239,7 @@ int run_bench(const BenchOptions& options) {
     }
   }
 
-  run.quasr_version = quasr_version();
-  run.quasr_commit = quasr_commit();
-  run.created_utc = utc_now_iso8601();
-  run.machine = machine_info(kernels::num_threads());
-  run.dataset.path = options.data;
-  run.dataset.format = dataset_format_name(dataset.format);
-  run.dataset.shard_index = d_options.shard.index;
-  run.dataset.shard_count = d_options.shard.count;
-  run.options = options_json(options, specs);
-  for (const SkippedUtterance& s : dataset.skipped)
-    run.skipped.push_back({s.id, s.source, s.reason});
-  run.skipped.insert(run.skipped.end(), failed.items.begin(), failed.items.end());
-  for (const BenchItem& item : items) {
-    if (failed.ids.count(item.utterance.id)) continue;
-    ++run.dataset.utterances;
-    run.dataset.audio_s += item.probed_s;
-  }
-  // Drop results of utterances that failed later in this run, so every model
-  // is scored on the same set.
-  std::erase_if(results, [&](const UtteranceResult& r) { return failed.ids.count(r.id) > 0; });
-  run.utterances = std::move(results);
-  finalize_run(run);
+  fill_run(run, options, specs, dataset, items, failed, std::move(results));
 
   write_outputs(run, {options.json, options.report, options.plot});
   if (!options.quiet) std::fputs(markdown_table_text(run).c_str(), stdout);
