@@ -1,0 +1,204 @@
+#include "kernels/int8/int8_linear.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "core/error.h"
+#include "kernels/int8/epilogue.h"
+#include "kernels/int8/packed_int8_matmul.h"
+#include "kernels/int8/reference.h"
+#include "kernels/int8/row_quantize.h"
+
+namespace quasr::kernels {
+
+using dt = dnnl::memory::data_type;
+using int8_detail::grow;
+
+namespace {
+
+// Below this many multiply-adds a parallel region costs more than it saves.
+constexpr int64_t kParallelWork = 1 << 15;
+
+bool has_vnni(IsaLevel isa) {
+  return isa == IsaLevel::kAvx512Vnni;
+}
+
+std::unique_ptr<Int8Weights> reference_copy(const Int8Weights& w) {
+  return std::make_unique<Int8Weights>(Int8Weights::copy(
+      w.data(), w.rows(), w.cols(), w.scales().data(), static_cast<int64_t>(w.scales().size())));
+}
+
+}  // namespace
+
+void check_static_input(quant::QuantParams input, quant::QuantRange range, const char* what) {
+  if (!(input.scale > 0.0f) || !std::isfinite(input.scale)) {
+    throw Error(std::string(what) + ": input scale is " + std::to_string(input.scale) +
+                ", expected a finite positive value");
+  }
+  if (range.qmin < 0 || range.qmax > 255 || range.qmin >= range.qmax) {
+    throw Error(std::string(what) + ": input range must lie in u8 0..255, got " +
+                std::to_string(range.qmin) + ".." + std::to_string(range.qmax));
+  }
+  if (input.zero_point < range.qmin || input.zero_point > range.qmax) {
+    throw Error(std::string(what) + ": input zero point " + std::to_string(input.zero_point) +
+                " outside " + std::to_string(range.qmin) + ".." + std::to_string(range.qmax));
+  }
+}
+
+// ---------------------------------------------------------------- dynamic
+
+DynamicInt8Linear::DynamicInt8Linear(const Int8Weights& weights, const float* bias,
+                                     Activation activation, DynamicInt8Options options)
+    : n_(weights.rows()),
+      k_(weights.cols()),
+      activation_(activation),
+      options_(options),
+      isa_(isa_level()) {
+  if (isa_ != IsaLevel::kRef && !has_vnni(isa_)) options_.reduce_range = true;
+  range_ = quant::u8_range(options_.reduce_range);
+  w_scales_.resize(static_cast<size_t>(n_));
+  for (int64_t j = 0; j < n_; ++j) w_scales_[j] = weights.scale(j);
+  w_sums_ = weights.row_sums();
+  if (bias) bias_.assign(bias, bias + n_);
+  if (isa_ == IsaLevel::kRef) {
+    reference_weights_ = reference_copy(weights);
+    return;
+  }
+  matmul_ = std::make_unique<int8_detail::PackedInt8Matmul>(weights.data(), n_, k_, dt::s32,
+                                                            dnnl::primitive_attr(), nullptr);
+}
+
+DynamicInt8Linear::~DynamicInt8Linear() = default;
+
+std::string DynamicInt8Linear::implementation(int64_t m) const {
+  return matmul_ ? matmul_->implementation(m) : "ref";
+}
+
+void DynamicInt8Linear::quantize_input(const float* x, int64_t m, int64_t x_row_stride, uint8_t* q,
+                                       quant::QuantParams* params) const {
+  const bool parallel = m * k_ >= kParallelWork;
+  if (options_.granularity == ActivationGranularity::kPerRow) {
+#pragma omp parallel for schedule(static) if (parallel)
+    for (int64_t i = 0; i < m; ++i) {
+      float lo, hi;
+      int8_detail::row_min_max(x + i * x_row_stride, k_, &lo, &hi, isa_);
+      params[i] = quant::choose_dynamic_fbgemm(lo, hi, range_);
+      int8_detail::quantize_row_u8(x + i * x_row_stride, k_, quant::inverse_scale(params[i].scale),
+                                   params[i].zero_point, range_, q + i * k_, isa_);
+    }
+    return;
+  }
+  int8_detail::Scratch& scratch = int8_detail::thread_scratch();
+  float* mins = grow(scratch.mins, m);
+  float* maxs = grow(scratch.maxs, m);
+#pragma omp parallel for schedule(static) if (parallel)
+  for (int64_t i = 0; i < m; ++i) {
+    int8_detail::row_min_max(x + i * x_row_stride, k_, &mins[i], &maxs[i], isa_);
+  }
+  float lo = *std::min_element(mins, mins + m);
+  float hi = *std::max_element(maxs, maxs + m);
+  params[0] = quant::choose_dynamic_fbgemm(lo, hi, range_);
+  const float inv = quant::inverse_scale(params[0].scale);
+#pragma omp parallel for schedule(static) if (parallel)
+  for (int64_t i = 0; i < m; ++i) {
+    int8_detail::quantize_row_u8(x + i * x_row_stride, k_, inv, params[0].zero_point, range_,
+                                 q + i * k_, isa_);
+  }
+}
+
+void DynamicInt8Linear::run(const float* x, int64_t m, int64_t x_row_stride, float* y,
+                            int64_t y_row_stride) const {
+  if (m <= 0) return;
+  const bool per_row = options_.granularity == ActivationGranularity::kPerRow;
+  const float* bias = bias_.empty() ? nullptr : bias_.data();
+  if (isa_ == IsaLevel::kRef) {
+    int8_ref::dynamic_linear(x, m, x_row_stride, per_row, range_, *reference_weights_, bias,
+                             activation_, y, y_row_stride);
+    return;
+  }
+  int8_detail::Scratch& scratch = int8_detail::thread_scratch();
+  uint8_t* q = grow(scratch.q, m * k_);
+  quant::QuantParams* params = grow(scratch.params, per_row ? m : 1);
+  quantize_input(x, m, x_row_stride, q, params);
+  // The int32 accumulators land in y itself and are turned into floats in place.
+  matmul_->run(q, m, k_, y, y_row_stride);
+  int8_detail::EpilogueRow row;
+  row.w_scales = w_scales_.data();
+  row.w_sums = w_sums_.data();
+  row.bias = bias;
+  row.activation = activation_;
+#pragma omp parallel for schedule(static) firstprivate(row) if (m * n_ >= kParallelWork / 8)
+  for (int64_t i = 0; i < m; ++i) {
+    const quant::QuantParams p = params[per_row ? i : 0];
+    row.x_scale = p.scale;
+    row.x_zero_point = p.zero_point;
+    int8_detail::dequantize_row_in_place(y + i * y_row_stride, n_, row, isa_);
+  }
+}
+
+// ----------------------------------------------------------------- static
+
+StaticInt8Linear::StaticInt8Linear(const Int8Weights& weights, const float* bias,
+                                   Activation activation, quant::QuantParams input,
+                                   quant::QuantRange range)
+    : n_(weights.rows()),
+      k_(weights.cols()),
+      activation_(activation),
+      input_(input),
+      range_(range),
+      isa_(isa_level()) {
+  check_static_input(input, range, "StaticInt8Linear");
+  if (isa_ != IsaLevel::kRef && !has_vnni(isa_) && range_.qmax > 127) {
+    // Same real interval on 7 bits, so VPMADDUBSW cannot saturate.
+    float factor = static_cast<float>(range_.qmax - range_.qmin) / 127.0f;
+    input_.scale *= factor;
+    input_.zero_point = static_cast<int32_t>(std::nearbyint(input_.zero_point / factor));
+    range_ = quant::u8_range(true);
+  }
+  if (bias) bias_.assign(bias, bias + n_);
+  if (isa_ == IsaLevel::kRef) {
+    reference_weights_ = reference_copy(weights);
+    return;
+  }
+  // y = sx sw_j (acc - zp Σw_j + b_j / (sx sw_j)): oneDNN 2.x adds an int8
+  // primitive's bias before the output scale, so the zero-point term and the
+  // bias fold into one bias in accumulator units, and the scale is constant.
+  std::vector<float> scales(static_cast<size_t>(n_));
+  std::vector<float> folded(static_cast<size_t>(n_));
+  for (int64_t j = 0; j < n_; ++j) {
+    scales[j] = input_.scale * weights.scale(j);
+    float b = bias ? bias[j] : 0.0f;
+    folded[j] = b / scales[j] -
+                static_cast<float>(input_.zero_point) * static_cast<float>(weights.row_sums()[j]);
+  }
+  dnnl::primitive_attr attr = activation_attr(activation);
+  attr.set_output_scales(2, scales);
+  matmul_ = std::make_unique<int8_detail::PackedInt8Matmul>(weights.data(), n_, k_, dt::f32, attr,
+                                                            folded.data());
+}
+
+StaticInt8Linear::~StaticInt8Linear() = default;
+
+std::string StaticInt8Linear::implementation(int64_t m) const {
+  return matmul_ ? matmul_->implementation(m) : "ref";
+}
+
+void StaticInt8Linear::run(const float* x, int64_t m, int64_t x_row_stride, float* y,
+                           int64_t y_row_stride) const {
+  if (m <= 0) return;
+  if (isa_ == IsaLevel::kRef) {
+    int8_ref::static_linear(x, m, x_row_stride, input_, range_, *reference_weights_,
+                            bias_.empty() ? nullptr : bias_.data(), activation_, y, y_row_stride);
+    return;
+  }
+  uint8_t* q = grow(int8_detail::thread_scratch().q, m * k_);
+  const float inv = quant::inverse_scale(input_.scale);
+#pragma omp parallel for schedule(static) if (m * k_ >= kParallelWork)
+  for (int64_t i = 0; i < m; ++i) {
+    int8_detail::quantize_row_u8(x + i * x_row_stride, k_, inv, input_.zero_point, range_,
+                                 q + i * k_, isa_);
+  }
+  matmul_->run(q, m, k_, y, y_row_stride);
+}
+
+}  // namespace quasr::kernels

@@ -1,0 +1,127 @@
+// Int8 fully connected layers y = act(deq(q(x) · Wqᵀ) + b) for time-major
+// activations: x [m, k] row-major (row stride >= k), y [m, n] (row stride >= n).
+//
+//   kernels::Int8Weights w = kernels::Int8Weights::quantize(weight_nk, n, k, true);
+//   kernels::DynamicInt8Linear fc(w, bias, kernels::Activation::kGelu);
+//   fc.run(x, frames, y);
+//
+// Weights are s8 symmetric (per output channel or per tensor), packed once at
+// construction into oneDNN's layout for this CPU (AMX / AVX-512 VNNI / AVX2);
+// the Int8Weights may be dropped afterwards. Activations are u8 with a zero
+// point. Products accumulate in int32; the zero-point term uses the weight
+// row sums precomputed at construction.
+//
+// ISA: isa_level() is read at construction. QUASR_ISA=ref runs the scalar
+// reference (kernels/int8/reference.h). Without AVX-512 VNNI (AVX2 or plain
+// AVX-512), u8×s8 products go through VPMADDUBSW, whose int16 pair sums
+// saturate for 8-bit activations, so activations are then kept to 7 bits
+// (0..127), PyTorch's reduce_range; options can ask for that everywhere.
+//
+// Thread safety: run() may be called from several threads; each thread keeps
+// its own scratch buffers, which only grow (no allocation in steady state
+// beyond oneDNN's small per-call handles).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/cpu_features.h"
+#include "kernels/int8/int8_weights.h"
+#include "kernels/packed_matmul.h"
+#include "quant/quant_math.h"
+
+namespace quasr::kernels {
+
+namespace int8_detail {
+class PackedInt8Matmul;
+}
+
+enum class ActivationGranularity {
+  kPerRow,     // one (scale, zero point) per row (frame/token) of x
+  kPerTensor,  // one for the whole x of this call
+};
+
+struct DynamicInt8Options {
+  ActivationGranularity granularity = ActivationGranularity::kPerRow;
+  // 7-bit activations (0..127). Forced on where the CPU lacks VNNI. With
+  // kPerTensor and per-tensor weights this is fbgemm's quantize_dynamic
+  // (quantized::linear_dynamic, reduce_range=True) exactly.
+  bool reduce_range = false;
+};
+
+// Activation parameters chosen at run time from each row's (or the whole
+// input's) min and max with quant::choose_dynamic_fbgemm.
+class DynamicInt8Linear {
+ public:
+  // bias (n floats) may be null; it is copied.
+  DynamicInt8Linear(const Int8Weights& weights, const float* bias, Activation activation,
+                    DynamicInt8Options options = {});
+  ~DynamicInt8Linear();
+
+  void run(const float* x, int64_t m, int64_t x_row_stride, float* y, int64_t y_row_stride) const;
+  void run(const float* x, int64_t m, float* y) const { run(x, m, k_, y, n_); }
+
+  int64_t in_features() const { return k_; }
+  int64_t out_features() const { return n_; }
+  const DynamicInt8Options& options() const { return options_; }
+  quant::QuantRange activation_range() const { return range_; }
+  // oneDNN implementation used for m rows ("ref" on the reference path).
+  std::string implementation(int64_t m) const;
+
+ private:
+  void quantize_input(const float* x, int64_t m, int64_t x_row_stride, uint8_t* q,
+                      quant::QuantParams* params) const;
+
+  int64_t n_;
+  int64_t k_;
+  Activation activation_;
+  DynamicInt8Options options_;
+  quant::QuantRange range_;
+  IsaLevel isa_;
+  std::vector<float> w_scales_;  // n values even for per-tensor weights
+  std::vector<int32_t> w_sums_;
+  std::vector<float> bias_;
+  std::unique_ptr<int8_detail::PackedInt8Matmul> matmul_;  // s32 output
+  std::unique_ptr<Int8Weights> reference_weights_;         // QUASR_ISA=ref only
+};
+
+// Activation parameters fixed at construction (from calibration): quantizing
+// x is one fused pass, and dequantization, bias and GELU run inside oneDNN's
+// kernel (constant per-channel output scales, the zero-point term folded
+// into the bias).
+class StaticInt8Linear {
+ public:
+  // input: the calibrated scale and zero point of x, for range (u8 0..255 by
+  // default; quant::u8_range(true) for 7-bit). Throws quasr::Error if the
+  // zero point lies outside the range or the scale is not positive.
+  StaticInt8Linear(const Int8Weights& weights, const float* bias, Activation activation,
+                   quant::QuantParams input, quant::QuantRange range = quant::u8_range(false));
+  ~StaticInt8Linear();
+
+  void run(const float* x, int64_t m, int64_t x_row_stride, float* y, int64_t y_row_stride) const;
+  void run(const float* x, int64_t m, float* y) const { run(x, m, k_, y, n_); }
+
+  int64_t in_features() const { return k_; }
+  int64_t out_features() const { return n_; }
+  quant::QuantParams input_params() const { return input_; }
+  quant::QuantRange input_range() const { return range_; }
+  std::string implementation(int64_t m) const;
+
+ private:
+  int64_t n_;
+  int64_t k_;
+  Activation activation_;
+  quant::QuantParams input_;
+  quant::QuantRange range_;
+  IsaLevel isa_;
+  std::unique_ptr<int8_detail::PackedInt8Matmul> matmul_;  // f32 output
+  std::vector<float> bias_;                                // reference path
+  std::unique_ptr<Int8Weights> reference_weights_;
+};
+
+// Checks a static input range/params pair; shared with the conv.
+void check_static_input(quant::QuantParams input, quant::QuantRange range, const char* what);
+
+}  // namespace quasr::kernels

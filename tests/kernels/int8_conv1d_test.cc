@@ -1,0 +1,86 @@
+#include "kernels/int8/int8_conv1d.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <string>
+#include <vector>
+
+#include "core/error.h"
+#include "int8_test_util.h"
+#include "kernels/int8/reference.h"
+
+namespace quasr::kernels {
+namespace {
+
+TEST(StaticInt8Conv1d, MatchesReference) {
+  const Conv1dShape shapes[] = {
+      {5, 7, 3, 2, 0, 1},     // plain strided
+      {1, 16, 10, 5, 0, 1},   // wav2vec2's first layer, scaled down
+      {8, 12, 4, 1, 2, 4},    // grouped and padded (positional conv)
+      {16, 16, 8, 1, 4, 16},  // depthwise, even kernel, padded
+  };
+  for (const Conv1dShape& s : shapes) {
+    const int64_t cols = s.in_channels / s.groups * s.kernel;
+    std::vector<float> wf =
+        testing::random_vector(s.out_channels * cols, 31 + s.kernel, -0.4f, 0.4f);
+    std::vector<float> bias = testing::random_vector(s.out_channels, 32);
+    Int8Weights w = Int8Weights::quantize(wf.data(), s.out_channels, cols, true);
+    for (int64_t t_in : {10, 11, 40}) {
+      if (s.output_length(t_in) <= 0) continue;
+      std::vector<float> x = testing::random_vector(t_in * s.in_channels, 33 + t_in, -1.0f, 2.0f);
+      for (quant::QuantParams input :
+           {quant::QuantParams{2.0f / 255, 0}, quant::QuantParams{3.0f / 255, 85}}) {
+        for (Activation act : {Activation::kNone, Activation::kGelu}) {
+          StaticInt8Conv1d conv(s, w, bias.data(), act, input);
+          const int64_t t_out = s.output_length(t_in);
+          std::vector<float> y(t_out * s.out_channels), expected(y.size());
+          conv.run(x.data(), t_in, y.data());
+          int8_ref::static_conv1d(x.data(), t_in, s, conv.input_params(), conv.input_range(), w,
+                                  bias.data(), act, expected.data());
+          for (size_t i = 0; i < y.size(); ++i) {
+            int64_t oc = static_cast<int64_t>(i) % s.out_channels;
+            float sum = 0.0f;
+            for (int64_t l = 0; l < cols; ++l) sum += std::fabs(float(w.data()[oc * cols + l]));
+            float magnitude = 4.0f * w.scale(oc) * sum + std::fabs(bias[oc]);
+            ASSERT_NEAR(y[i], expected[i], testing::int8_tolerance(magnitude))
+                << "cin " << s.in_channels << " k " << s.kernel << " groups " << s.groups
+                << " t_in " << t_in << " zp " << input.zero_point << " @" << i << " "
+                << conv.implementation(t_in);
+          }
+        }
+      }
+    }
+  }
+}
+
+TEST(StaticInt8Conv1d, CloseToFp32) {
+  const Conv1dShape s{8, 12, 4, 1, 2, 4};
+  const int64_t cols = s.in_channels / s.groups * s.kernel, t_in = 50;
+  std::vector<float> wf = testing::random_vector(s.out_channels * cols, 41, -0.4f, 0.4f);
+  std::vector<float> x = testing::random_vector(t_in * s.in_channels, 42, -1.0f, 1.0f);
+  Int8Weights w = Int8Weights::quantize(wf.data(), s.out_channels, cols, true);
+  StaticInt8Conv1d conv(s, w, nullptr, Activation::kNone,
+                        quant::choose_asymmetric(-1.0f, 1.0f, quant::u8_range(false)));
+  PackedConv1dF32 fp32(s, wf.data(), nullptr, Activation::kNone);
+  const int64_t t_out = s.output_length(t_in);
+  std::vector<float> y(t_out * s.out_channels), exact(y.size());
+  conv.run(x.data(), t_in, y.data());
+  fp32.run(x.data(), t_in, exact.data());
+  double err = 0.0, ref = 0.0;
+  for (size_t i = 0; i < y.size(); ++i) {
+    err += (y[i] - exact[i]) * (y[i] - exact[i]);
+    ref += exact[i] * exact[i];
+  }
+  EXPECT_GT(10.0 * std::log10(ref / err), 30.0);
+}
+
+TEST(StaticInt8Conv1d, WrongWeightShapeIsAnError) {
+  const Conv1dShape s{8, 12, 4, 1, 2, 4};
+  std::vector<float> wf(12 * 9, 0.1f);
+  Int8Weights w = Int8Weights::quantize(wf.data(), 12, 9, true);
+  EXPECT_THROW(StaticInt8Conv1d(s, w, nullptr, Activation::kNone, {0.01f, 0}), Error);
+}
+
+}  // namespace
+}  // namespace quasr::kernels

@@ -1,0 +1,161 @@
+// DynamicInt8Linear / StaticInt8Linear against the scalar reference on odd
+// shapes, and against fp32 for plausibility. Under QUASR_ISA=ref the classes
+// run the reference themselves, and the comparisons hold trivially.
+#include "kernels/int8/int8_linear.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "core/error.h"
+#include "int8_test_util.h"
+#include "kernels/int8/reference.h"
+
+namespace quasr::kernels {
+namespace {
+
+struct Shape {
+  int64_t m, k, n;
+};
+const Shape kShapes[] = {{1, 5, 5},    {7, 63, 17},  {33, 130, 64}, {2, 1, 3},
+                         {16, 64, 48}, {9, 257, 33}, {40, 1024, 20}};
+
+// |terms| of one output, to bound float rounding: sx sw (Σ q |w| + zp Σ |w|) + |b|.
+std::vector<float> magnitudes(const float* x, int64_t m, int64_t k, const Int8Weights& w,
+                              const float* bias, float x_abs_max) {
+  std::vector<float> out(static_cast<size_t>(m * w.rows()));
+  for (int64_t j = 0; j < w.rows(); ++j) {
+    float sum = 0.0f;
+    for (int64_t l = 0; l < k; ++l) sum += std::fabs(float(w.data()[j * k + l]));
+    for (int64_t i = 0; i < m; ++i) {
+      // Up to 2·max|x| per unit weight: the zero-point term and the product.
+      out[i * w.rows() + j] = 2.0f * x_abs_max * w.scale(j) * sum + (bias ? std::fabs(bias[j]) : 0);
+    }
+  }
+  (void)x;
+  return out;
+}
+
+void expect_close(const std::vector<float>& got, const std::vector<float>& expected,
+                  const std::vector<float>& magnitude, const std::string& what) {
+  ASSERT_EQ(got.size(), expected.size());
+  for (size_t i = 0; i < got.size(); ++i) {
+    ASSERT_NEAR(got[i], expected[i], testing::int8_tolerance(magnitude[i])) << what << " @" << i;
+  }
+}
+
+TEST(DynamicInt8Linear, MatchesReferenceOnOddShapes) {
+  for (const Shape& s : kShapes) {
+    std::vector<float> x = testing::random_vector(s.m * s.k, 1 + s.k, -2.0f, 3.0f);
+    std::vector<float> wf = testing::random_vector(s.n * s.k, 2 + s.n, -0.3f, 0.3f);
+    std::vector<float> bias = testing::random_vector(s.n, 3);
+    for (bool per_channel : {true, false}) {
+      Int8Weights w = Int8Weights::quantize(wf.data(), s.n, s.k, per_channel);
+      for (ActivationGranularity g :
+           {ActivationGranularity::kPerRow, ActivationGranularity::kPerTensor}) {
+        for (Activation act : {Activation::kNone, Activation::kGelu}) {
+          for (bool with_bias : {true, false}) {
+            DynamicInt8Options options;
+            options.granularity = g;
+            const float* b = with_bias ? bias.data() : nullptr;
+            DynamicInt8Linear fc(w, b, act, options);
+            std::vector<float> y(s.m * s.n), expected(s.m * s.n);
+            fc.run(x.data(), s.m, y.data());
+            int8_ref::dynamic_linear(x.data(), s.m, s.k, g == ActivationGranularity::kPerRow,
+                                     fc.activation_range(), w, b, act, expected.data(), s.n);
+            std::ostringstream what;
+            what << "m" << s.m << " k" << s.k << " n" << s.n << " per_channel " << per_channel
+                 << " per_row " << (g == ActivationGranularity::kPerRow) << " gelu "
+                 << (act == Activation::kGelu) << " " << fc.implementation(s.m);
+            expect_close(y, expected, magnitudes(x.data(), s.m, s.k, w, b, 3.0f), what.str());
+          }
+        }
+      }
+    }
+  }
+}
+
+TEST(DynamicInt8Linear, StridedInputAndOutput) {
+  const int64_t m = 6, k = 19, n = 11, x_stride = 24, y_stride = 16;
+  std::vector<float> x = testing::random_vector(m * x_stride, 5);
+  std::vector<float> wf = testing::random_vector(n * k, 6);
+  Int8Weights w = Int8Weights::quantize(wf.data(), n, k, true);
+  DynamicInt8Linear fc(w, nullptr, Activation::kNone);
+  std::vector<float> y(m * y_stride, -7.0f), expected(m * n);
+  fc.run(x.data(), m, x_stride, y.data(), y_stride);
+  int8_ref::dynamic_linear(x.data(), m, x_stride, true, fc.activation_range(), w, nullptr,
+                           Activation::kNone, expected.data(), n);
+  for (int64_t i = 0; i < m; ++i) {
+    for (int64_t j = 0; j < n; ++j) {
+      ASSERT_NEAR(y[i * y_stride + j], expected[i * n + j], 1e-4f);
+    }
+    for (int64_t j = n; j < y_stride; ++j) ASSERT_EQ(y[i * y_stride + j], -7.0f);  // untouched
+  }
+}
+
+TEST(DynamicInt8Linear, CloseToFp32) {
+  // Per-row 8-bit activations and per-channel weights: the int8 result is
+  // within a few percent of the fp32 product's spread.
+  const int64_t m = 20, k = 256, n = 32;
+  std::vector<float> x = testing::random_vector(m * k, 8);
+  std::vector<float> wf = testing::random_vector(n * k, 9, -0.1f, 0.1f);
+  Int8Weights w = Int8Weights::quantize(wf.data(), n, k, true);
+  DynamicInt8Linear fc(w, nullptr, Activation::kNone);
+  std::vector<float> y(m * n);
+  fc.run(x.data(), m, y.data());
+  double err = 0.0, ref = 0.0;
+  for (int64_t i = 0; i < m; ++i) {
+    for (int64_t j = 0; j < n; ++j) {
+      double exact = 0.0;
+      for (int64_t l = 0; l < k; ++l) exact += double(x[i * k + l]) * wf[j * k + l];
+      err += (y[i * n + j] - exact) * (y[i * n + j] - exact);
+      ref += exact * exact;
+    }
+  }
+  double sqnr_db = 10.0 * std::log10(ref / err);
+  EXPECT_GT(sqnr_db, 30.0);
+}
+
+TEST(DynamicInt8Linear, ZeroRowsIsANoOp) {
+  const float wf[] = {1.0f, 2.0f};
+  Int8Weights w = Int8Weights::quantize(wf, 1, 2, true);
+  DynamicInt8Linear fc(w, nullptr, Activation::kNone);
+  fc.run(nullptr, 0, nullptr);
+}
+
+TEST(StaticInt8Linear, MatchesReferenceOnOddShapes) {
+  for (const Shape& s : kShapes) {
+    std::vector<float> x = testing::random_vector(s.m * s.k, 21 + s.k, -1.0f, 2.5f);
+    std::vector<float> wf = testing::random_vector(s.n * s.k, 22 + s.n, -0.3f, 0.3f);
+    std::vector<float> bias = testing::random_vector(s.n, 23);
+    Int8Weights w = Int8Weights::quantize(wf.data(), s.n, s.k, true);
+    for (quant::QuantParams input :
+         {quant::QuantParams{2.5f / 255, 0}, quant::QuantParams{3.5f / 255, 73}}) {
+      for (Activation act : {Activation::kNone, Activation::kGelu}) {
+        StaticInt8Linear fc(w, bias.data(), act, input);
+        std::vector<float> y(s.m * s.n), expected(s.m * s.n);
+        fc.run(x.data(), s.m, y.data());
+        int8_ref::static_linear(x.data(), s.m, s.k, fc.input_params(), fc.input_range(), w,
+                                bias.data(), act, expected.data(), s.n);
+        std::ostringstream what;
+        what << "m" << s.m << " k" << s.k << " n" << s.n << " zp " << input.zero_point << " gelu "
+             << (act == Activation::kGelu) << " " << fc.implementation(s.m);
+        expect_close(y, expected, magnitudes(x.data(), s.m, s.k, w, bias.data(), 3.5f), what.str());
+      }
+    }
+  }
+}
+
+TEST(StaticInt8Linear, BadInputParamsAreErrors) {
+  const float wf[] = {1.0f, 2.0f};
+  Int8Weights w = Int8Weights::quantize(wf, 1, 2, true);
+  EXPECT_THROW(StaticInt8Linear(w, nullptr, Activation::kNone, {0.0f, 0}), Error);
+  EXPECT_THROW(StaticInt8Linear(w, nullptr, Activation::kNone, {0.1f, 200}, quant::u8_range(true)),
+               Error);
+}
+
+}  // namespace
+}  // namespace quasr::kernels

@@ -1,0 +1,128 @@
+// The vectorised row quantizer and epilogue against their scalar versions,
+// on every ISA level this CPU has, with tails of every length.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstring>
+#include <vector>
+
+#include "int8_test_util.h"
+#include "kernels/int8/epilogue.h"
+#include "kernels/int8/row_quantize.h"
+
+namespace quasr::kernels {
+namespace {
+
+using int8_detail::EpilogueRow;
+
+std::vector<IsaLevel> levels_here() {
+  std::vector<IsaLevel> levels{IsaLevel::kRef};
+  for (IsaLevel l : {IsaLevel::kAvx2, IsaLevel::kAvx512, IsaLevel::kAvx512Vnni}) {
+    if (l <= isa_level()) levels.push_back(l);
+  }
+  return levels;
+}
+
+TEST(Int8RowOps, QuantizeRowIdenticalOnEveryIsa) {
+  for (int64_t k : {1, 7, 8, 15, 16, 17, 33, 100}) {
+    std::vector<float> x = testing::random_vector(k, 11 + k, -3.0f, 5.0f);
+    // Exact ties at scale 0.5: x * 2 = odd integer + 0.5 ... plus NaN and huge.
+    if (k > 3) {
+      x[0] = 0.25f;
+      x[1] = 0.75f;
+      x[2] = NAN;
+      x[3] = 1e30f;
+    }
+    for (bool reduce : {false, true}) {
+      quant::QuantRange range = quant::u8_range(reduce);
+      const float inv = 2.0f;
+      std::vector<uint8_t> expected(k);
+      for (int64_t i = 0; i < k; ++i) {
+        expected[i] = static_cast<uint8_t>(quant::quantize_value(x[i], inv, 60, range));
+      }
+      for (IsaLevel isa : levels_here()) {
+        std::vector<uint8_t> q(k + 1, 0xAB);
+        int8_detail::quantize_row_u8(x.data(), k, inv, 60, range, q.data(), isa);
+        for (int64_t i = 0; i < k; ++i) {
+          ASSERT_EQ(q[i], expected[i]) << "k " << k << " i " << i << " isa " << isa_name(isa);
+        }
+        EXPECT_EQ(q[k], 0xAB) << "wrote past the row, isa " << isa_name(isa);
+      }
+    }
+    if (k > 3) {
+      EXPECT_EQ(quant::quantize_value(0.25f, 2.0f, 60, quant::u8_range(false)), 60);  // 60.5 -> 60
+      EXPECT_EQ(quant::quantize_value(0.75f, 2.0f, 60, quant::u8_range(false)), 62);  // 61.5 -> 62
+    }
+  }
+}
+
+TEST(Int8RowOps, MinMaxIdenticalOnEveryIsa) {
+  for (int64_t k : {1, 5, 16, 31, 64, 77}) {
+    std::vector<float> x = testing::random_vector(k, 5 + k, -2.0f, 9.0f);
+    if (k > 2) x[k / 2] = NAN;
+    float lo, hi;
+    quant::min_max(x.data(), k, &lo, &hi);
+    for (IsaLevel isa : levels_here()) {
+      float a, b;
+      int8_detail::row_min_max(x.data(), k, &a, &b, isa);
+      EXPECT_EQ(a, lo) << isa_name(isa);
+      EXPECT_EQ(b, hi) << isa_name(isa);
+    }
+  }
+}
+
+TEST(Int8RowOps, EpilogueMatchesScalarOnEveryIsa) {
+  for (int64_t n : {1, 5, 8, 16, 17, 40}) {
+    std::vector<float> scales = testing::random_vector(n, 3, 0.001f, 0.01f);
+    std::vector<float> bias = testing::random_vector(n, 4);
+    std::vector<int32_t> sums(n), acc(n);
+    for (int64_t j = 0; j < n; ++j) {
+      sums[j] = static_cast<int32_t>(j * 37 % 200) - 100;
+      acc[j] = static_cast<int32_t>(j * 7919 % 20000) - 9000;
+    }
+    for (Activation act : {Activation::kNone, Activation::kGelu}) {
+      EpilogueRow p;
+      p.x_scale = 0.05f;
+      p.x_zero_point = 17;
+      p.w_scales = scales.data();
+      p.w_sums = sums.data();
+      p.bias = bias.data();
+      p.activation = act;
+      std::vector<float> expected(n);
+      for (int64_t j = 0; j < n; ++j) {
+        float v = float(acc[j] - 17 * sums[j]) * (0.05f * scales[j]) + bias[j];
+        expected[j] =
+            act == Activation::kGelu ? 0.5f * v * (1.0f + std::erf(v / std::sqrt(2.0f))) : v;
+      }
+      for (IsaLevel isa : levels_here()) {
+        std::vector<int32_t> row = acc;
+        int8_detail::dequantize_row_in_place(row.data(), n, p, isa);
+        for (int64_t j = 0; j < n; ++j) {
+          float got;
+          std::memcpy(&got, &row[j], 4);
+          ASSERT_NEAR(got, expected[j], testing::int8_tolerance(std::fabs(expected[j])))
+              << "n " << n << " j " << j << " isa " << isa_name(isa);
+        }
+      }
+    }
+  }
+}
+
+TEST(Int8RowOps, VectorGeluMatchesErfGelu) {
+  std::vector<float> x;
+  for (int i = -2000; i <= 2000; ++i) x.push_back(i * 0.005f);
+  x.push_back(-30.0f);
+  x.push_back(30.0f);
+  for (IsaLevel isa : levels_here()) {
+    std::vector<float> y = x;
+    int8_detail::gelu_in_place(y.data(), static_cast<int64_t>(y.size()), isa);
+    for (size_t i = 0; i < x.size(); ++i) {
+      double v = x[i];
+      double expected = 0.5 * v * (1.0 + std::erf(v / std::sqrt(2.0)));
+      ASSERT_NEAR(y[i], expected, 3e-7 * (1.0 + std::fabs(v))) << x[i] << " " << isa_name(isa);
+    }
+  }
+}
+
+}  // namespace
+}  // namespace quasr::kernels
