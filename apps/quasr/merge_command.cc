@@ -20,10 +20,31 @@ struct MergeOptions {
   bool quiet = false;
 };
 
+// Shards of one evaluation differ only in --shard (and in settings that do
+// not change what is scored, such as --threads or machine paths). Anything
+// that changes the selection or the scoring makes their sum meaningless.
+void check_same_evaluation(const std::vector<RunResult>& runs,
+                           const std::vector<std::string>& inputs) {
+  static const char* kKeys[] = {"format", "n", "shuffle", "seed", "normalize", "decoder", "names"};
+  for (size_t k = 1; k < runs.size(); ++k) {
+    for (const char* key : kKeys) {
+      const nlohmann::json& first = runs[0].options;
+      const nlohmann::json& other = runs[k].options;
+      const nlohmann::json a = first.contains(key) ? first.at(key) : nlohmann::json();
+      const nlohmann::json b = other.contains(key) ? other.at(key) : nlohmann::json();
+      if (a != b) {
+        throw Error(inputs[k] + ": option " + key + " = " + b.dump() + " differs from " + a.dump() +
+                    " in " + inputs[0] + "; merge only shards of one evaluation");
+      }
+    }
+  }
+}
+
 int run_merge(const MergeOptions& options) {
   const auto started = std::chrono::steady_clock::now();
   std::vector<RunResult> runs;
   for (const std::string& input : options.inputs) runs.push_back(read_run_file(input));
+  check_same_evaluation(runs, options.inputs);
   RunResult merged = merge_runs(runs, options.inputs);
   // The shard option of the first input no longer describes the result.
   merged.options.erase("shard");
@@ -42,8 +63,7 @@ Action add_merge_command(CLI::App& app) {
   CLI::App* c =
       app.add_subcommand("merge", "Combine quasr bench --shard results into exact corpus totals");
   c->add_option("inputs", o->inputs, "Run JSON files of the shards (quasr bench --json)")
-      ->required()
-      ->check(CLI::ExistingFile);
+      ->required();
   c->add_option("--json", o->json, "Write the merged run JSON here")->required();
   c->add_option("--report", o->report, "Write the Markdown report here");
   c->add_option("--plot", o->plot, "Write the WER-vs-RTF SVG chart here");

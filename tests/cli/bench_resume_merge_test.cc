@@ -113,6 +113,19 @@ TEST(BenchMerge, ThreeShardsMergeToTheUnshardedRun) {
   EXPECT_EQ(missing.status, 1);
   EXPECT_NE(missing.err.find("missing"), std::string::npos) << missing.err;
   EXPECT_FALSE(fs::exists(dir / "x.json"));
+
+  // Shards scored with other options do not add up to one evaluation.
+  nlohmann::json other = read_json(merge[3]);
+  other["options"]["normalize"] = "basic";
+  write_file(dir / "other.json", other.dump());
+  CommandResult mixed =
+      run_quasr({"merge", merge[1], merge[2], dir / "other.json", "--json", dir / "x.json"});
+  EXPECT_EQ(mixed.status, 1);
+  EXPECT_NE(mixed.err.find("option normalize"), std::string::npos) << mixed.err;
+  CommandResult absent = run_quasr({"merge", dir / "nope.json", "--json", dir / "x.json"});
+  EXPECT_EQ(absent.status, 1);
+  EXPECT_NE(absent.err.find("nope.json"), std::string::npos) << absent.err;
+  EXPECT_FALSE(fs::exists(dir / "x.json"));
 }
 
 TEST(BenchResume, TornLogResumesToTheUninterruptedTotals) {
