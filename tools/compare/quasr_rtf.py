@@ -5,9 +5,9 @@
         --tiny TINY.wav --work WORKDIR [--modes fp32,tutorial,int8-all] [--threads 2]
         [--json OUT.json]
 
-Modes: fp32 runs DIR as is. tutorial / int8-all first run `quasr quantize` into WORKDIR/<mode>
-when the binary has that subcommand (its --help decides the option names); without it they are
-reported as "skipped".
+Modes: fp32 runs DIR as is. tutorial / int8-all first run `quasr quantize --preset <mode>` into
+WORKDIR/<mode> (calibration: the clips, 10 utterances) when the binary has that subcommand;
+without it they are reported as "skipped".
 
 Timing, per mode:
   * `quasr bench` present: `quasr bench --model M --data MANIFEST --warmup 1 --threads T --json J
@@ -81,21 +81,20 @@ def dir_bytes(path):
     return total
 
 
-def quantize(quasr, help_text, model, out, mode, clips_tsv):
-    """Call `quasr quantize` with the option names its --help shows."""
-    def opt(*names):
-        for n in names:
-            if re.search(r"(^|\s)%s\b" % re.escape(n), help_text):
-                return n
-        return None
-    o_out = opt("--out", "--output", "-o")
-    o_recipe = opt("--recipe", "--scheme", "--mode", "--preset")
-    if not o_out or not o_recipe:
-        raise RuntimeError("quasr quantize --help shows no --out/--recipe style options")
-    cmd = [quasr, "quantize", "--model", model, o_out, out, o_recipe, mode]
-    o_calib = opt("--calib", "--calibration", "--data")
-    if o_calib:
-        cmd += [o_calib, clips_tsv]
+def quantize(quasr, help_text, model, out, mode, clips_tsv, threads):
+    """`quasr quantize --model M --out OUT --preset MODE [--calib CLIPS --calib-n 10]`; the
+    calibration set is the benchmark clips, as for the PyTorch tutorial mode."""
+    def has(option):
+        return re.search(r"(^|[\s,])%s\b" % re.escape(option), help_text) is not None
+    if not (has("--preset") and has("--out")):
+        raise RuntimeError("quasr quantize --help shows no --preset/--out options")
+    cmd = [quasr, "quantize", "--model", model, "--out", out, "--preset", mode]
+    if has("--calib"):
+        cmd += ["--calib", clips_tsv]
+    if has("--calib-n"):
+        cmd += ["--calib-n", "10"]
+    if has("--threads"):
+        cmd += ["--threads", str(threads)]
     t = time.perf_counter()
     rc, _, so, se = run_child(cmd)
     if rc != 0:
@@ -178,7 +177,7 @@ def main():
                     continue
                 model = os.path.join(args.work, mode)
                 res["quantize_s"], res["quantize_command"] = quantize(
-                    args.quasr, quant_help, args.model, model, mode, args.clips)
+                    args.quasr, quant_help, args.model, model, mode, args.clips, args.threads)
             if has_bench:
                 res.update(time_with_bench(args.quasr, model, args.clips, args.threads,
                                            args.work, mode))
