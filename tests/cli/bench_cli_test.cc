@@ -233,6 +233,9 @@ TEST_P(BenchBadInput, FailsWithFileAndLineAndWritesNothing) {
     // A well-formed WAV header with no samples, as sox writes for empty audio.
     write_empty_wav(dir / "utt1.wav");
   }
+  if (name == "not_audio") write_file(dir / "utt1.wav", "utt1 was never recorded\n");
+  // Passes the magic-byte sniff, so it is libsndfile's probe that refuses it.
+  if (name == "broken_wav") write_file(dir / "utt1.wav", std::string("RIFF\x24\0\0\0WAVEjunk", 16));
   if (name == "empty_transcript") {
     rows[1].text = "";
     write_jsonl_dataset(dir.path(), rows);
@@ -253,6 +256,8 @@ INSTANTIATE_TEST_SUITE_P(Rows, BenchBadInput,
                          ::testing::Values(BadCase{"missing", "audio file not found"},
                                            BadCase{"zero_bytes", "audio file is empty (0 bytes)"},
                                            BadCase{"zero_frames", "no samples"},
+                                           BadCase{"not_audio", "not an audio file"},
+                                           BadCase{"broken_wav", "utt1.wav"},
                                            BadCase{"empty_transcript", "empty transcript"}),
                          [](const auto& info) { return info.param.name; });
 
