@@ -54,6 +54,42 @@ TEST(StaticInt8Conv1d, MatchesReference) {
   }
 }
 
+TEST(DynamicInt8Conv1d, MatchesReference) {
+  const Conv1dShape shapes[] = {{5, 7, 3, 2, 0, 1}, {8, 12, 4, 1, 2, 4}, {1, 16, 10, 5, 0, 1}};
+  for (const Conv1dShape& s : shapes) {
+    const int64_t cols = s.in_channels / s.groups * s.kernel;
+    std::vector<float> wf = testing::random_vector(s.out_channels * cols, 51 + s.kernel);
+    std::vector<float> bias = testing::random_vector(s.out_channels, 52);
+    for (bool per_channel : {true, false}) {
+      Int8Weights w = Int8Weights::quantize(wf.data(), s.out_channels, cols, per_channel);
+      for (Activation act : {Activation::kNone, Activation::kGelu}) {
+        DynamicInt8Conv1d conv(s, w, bias.data(), act);
+        for (int64_t t_in : {10, 37}) {
+          std::vector<float> x =
+              testing::random_vector(t_in * s.in_channels, 53 + t_in, -0.5f, 2.0f);
+          const int64_t t_out = s.output_length(t_in);
+          std::vector<float> y(t_out * s.out_channels), expected(y.size());
+          conv.run(x.data(), t_in, y.data());
+          float lo, hi;
+          quant::min_max(x.data(), static_cast<int64_t>(x.size()), &lo, &hi);
+          quant::QuantParams p = quant::choose_dynamic_fbgemm(lo, hi, conv.activation_range());
+          int8_ref::static_conv1d(x.data(), t_in, s, p, conv.activation_range(), w, bias.data(),
+                                  act, expected.data());
+          for (size_t i = 0; i < y.size(); ++i) {
+            int64_t oc = static_cast<int64_t>(i) % s.out_channels;
+            float sum = 0.0f;
+            for (int64_t l = 0; l < cols; ++l) sum += std::fabs(float(w.data()[oc * cols + l]));
+            float magnitude = 4.0f * w.scale(oc) * sum + std::fabs(bias[oc]);
+            ASSERT_NEAR(y[i], expected[i], testing::int8_tolerance(magnitude))
+                << "k " << s.kernel << " groups " << s.groups << " t_in " << t_in << " @" << i
+                << " " << conv.implementation(t_in);
+          }
+        }
+      }
+    }
+  }
+}
+
 TEST(StaticInt8Conv1d, CloseToFp32) {
   const Conv1dShape s{8, 12, 4, 1, 2, 4};
   const int64_t cols = s.in_channels / s.groups * s.kernel, t_in = 50;

@@ -1,0 +1,114 @@
+// fp32 vs int8 GEMM at wav2vec2-large shapes: M frames (50 ≈ 1 s of audio,
+// 1500 ≈ 30 s) times (K, N) of the attention projections (1024, 1024) and
+// the feed-forward layers (1024, 4096) / (4096, 1024). Reports GMAC/s.
+// Threads: 2 (QUASR_BENCH_THREADS overrides), as the project's machines.
+//
+//   build-*/bench/quasr_gemm_bench --benchmark_min_time=0.5
+#include <benchmark/benchmark.h>
+
+#include <cstdlib>
+#include <random>
+#include <vector>
+
+#include "kernels/dnnl_runtime.h"
+#include "kernels/int8/int8_linear.h"
+#include "kernels/packed_matmul.h"
+
+namespace quasr::kernels {
+namespace {
+
+std::vector<float> random_vector(int64_t n, uint32_t seed, float lo, float hi) {
+  std::mt19937 rng(seed);
+  std::uniform_real_distribution<float> dist(lo, hi);
+  std::vector<float> v(static_cast<size_t>(n));
+  for (float& x : v) x = dist(rng);
+  return v;
+}
+
+struct Problem {
+  int64_t m, k, n;
+  std::vector<float> x, w, bias, y;
+  explicit Problem(const benchmark::State& state)
+      : m(state.range(0)),
+        k(state.range(1)),
+        n(state.range(2)),
+        x(random_vector(m * k, 1, -2.0f, 3.0f)),
+        w(random_vector(n * k, 2, -0.05f, 0.05f)),
+        bias(random_vector(n, 3, -0.1f, 0.1f)),
+        y(static_cast<size_t>(m * n)) {}
+};
+
+void report(benchmark::State& state, const Problem& p) {
+  state.counters["GMAC"] = benchmark::Counter(static_cast<double>(p.m * p.k * p.n) * 1e-9,
+                                                benchmark::Counter::kIsIterationInvariantRate);
+}
+
+void BM_Fp32(benchmark::State& state) {
+  Problem p(state);
+  PackedMatmulF32 fc(p.w.data(), p.bias.data(), p.n, p.k, Activation::kNone);
+  for (auto _ : state) fc.run(p.x.data(), p.m, p.y.data());
+  report(state, p);
+}
+
+void run_dynamic(benchmark::State& state, ActivationGranularity granularity, Activation act) {
+  Problem p(state);
+  Int8Weights w = Int8Weights::quantize(p.w.data(), p.n, p.k, true);
+  DynamicInt8Options options;
+  options.granularity = granularity;
+  DynamicInt8Linear fc(w, p.bias.data(), act, options);
+  for (auto _ : state) fc.run(p.x.data(), p.m, p.y.data());
+  state.SetLabel(fc.implementation(p.m));
+  report(state, p);
+}
+
+void BM_DynamicInt8PerRow(benchmark::State& state) {
+  run_dynamic(state, ActivationGranularity::kPerRow, Activation::kNone);
+}
+void BM_DynamicInt8PerTensor(benchmark::State& state) {
+  run_dynamic(state, ActivationGranularity::kPerTensor, Activation::kNone);
+}
+void BM_DynamicInt8PerRowGelu(benchmark::State& state) {
+  run_dynamic(state, ActivationGranularity::kPerRow, Activation::kGelu);
+}
+
+void BM_StaticInt8(benchmark::State& state) {
+  Problem p(state);
+  Int8Weights w = Int8Weights::quantize(p.w.data(), p.n, p.k, true);
+  StaticInt8Linear fc(w, p.bias.data(), Activation::kNone,
+                      quant::choose_asymmetric(-2.0f, 3.0f, quant::u8_range(false)));
+  for (auto _ : state) fc.run(p.x.data(), p.m, p.y.data());
+  state.SetLabel(fc.implementation(p.m));
+  report(state, p);
+}
+
+void Shapes(benchmark::internal::Benchmark* b) {
+  for (int64_t m : {50, 300, 1500}) {
+    for (auto [k, n] : {std::pair<int64_t, int64_t>{1024, 1024}, {1024, 4096}, {4096, 1024}}) {
+      b->Args({m, k, n});
+    }
+  }
+  b->ArgNames({"M", "K", "N"})->UseRealTime()->Unit(benchmark::kMillisecond);
+}
+
+BENCHMARK(BM_Fp32)->Apply(Shapes);
+BENCHMARK(BM_DynamicInt8PerRow)->Apply(Shapes);
+BENCHMARK(BM_DynamicInt8PerTensor)->Apply(Shapes);
+BENCHMARK(BM_StaticInt8)->Apply(Shapes);
+BENCHMARK(BM_DynamicInt8PerRowGelu)
+    ->Args({1500, 1024, 4096})
+    ->ArgNames({"M", "K", "N"})
+    ->UseRealTime()
+    ->Unit(benchmark::kMillisecond);
+
+}  // namespace
+}  // namespace quasr::kernels
+
+int main(int argc, char** argv) {
+  const char* threads = std::getenv("QUASR_BENCH_THREADS");
+  quasr::kernels::set_num_threads(threads ? std::atoi(threads) : 2);
+  benchmark::Initialize(&argc, argv);
+  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  return 0;
+}

@@ -1,0 +1,98 @@
+#include "kernels/int8/packed_int8_conv.h"
+
+#include <cstring>
+
+#include "kernels/dnnl_runtime.h"
+
+namespace quasr::kernels::int8_detail {
+
+using dt = dnnl::memory::data_type;
+using tag = dnnl::memory::format_tag;
+
+namespace {
+constexpr int64_t kPackingFrames = 4000;
+constexpr size_t kMaxCachedShapes = 64;
+}  // namespace
+
+dnnl::memory::desc PackedInt8Conv::weights_desc(tag format) const {
+  const Conv1dShape& s = shape_;
+  if (s.groups == 1) return {{s.out_channels, s.in_channels, s.kernel}, dt::s8, format};
+  return {
+      {s.groups, s.out_channels / s.groups, s.in_channels / s.groups, s.kernel}, dt::s8, format};
+}
+
+dnnl::convolution_forward::primitive_desc PackedInt8Conv::make_pd(int64_t t_in) const {
+  const Conv1dShape& s = shape_;
+  dnnl::memory::desc src({1, s.in_channels, t_in}, dt::u8, tag::nwc);
+  dnnl::memory::desc dst({1, s.out_channels, s.output_length(t_in)}, dst_type_, tag::nwc);
+  dnnl::memory::desc bias =
+      has_bias_ ? dnnl::memory::desc({s.out_channels}, dt::f32, tag::a) : dnnl::memory::desc();
+  dnnl::convolution_forward::desc desc(
+      dnnl::prop_kind::forward_inference, dnnl::algorithm::convolution_direct, src,
+      weights_desc(tag::any), bias, dst, {s.stride}, {s.padding}, {s.padding});
+  return {desc, attr_, cpu_engine()};
+}
+
+PackedInt8Conv::PackedInt8Conv(const Conv1dShape& shape, const int8_t* weight, dt dst_type,
+                               const dnnl::primitive_attr& attr, const float* bias,
+                               bool runtime_zero_point)
+    : shape_(shape),
+      dst_type_(dst_type),
+      attr_(attr),
+      has_bias_(bias != nullptr),
+      runtime_zero_point_(runtime_zero_point) {
+  if (runtime_zero_point_) attr_.set_zero_points(DNNL_ARG_SRC, 0, {DNNL_RUNTIME_S32_VAL});
+  auto& engine = cpu_engine();
+  auto pd = make_pd(kPackingFrames);
+  weights_ = dnnl::memory(pd.weights_desc(), engine);
+  dnnl::memory source(weights_desc(shape_.groups == 1 ? tag::oiw : tag::goiw), engine,
+                      const_cast<int8_t*>(weight));
+  dnnl::reorder(source, weights_).execute(cpu_stream(), source, weights_);
+  if (has_bias_) {
+    bias_ = dnnl::memory({{shape_.out_channels}, dt::f32, tag::a}, engine);
+    std::memcpy(bias_.get_data_handle(), bias, sizeof(float) * shape_.out_channels);
+  }
+  cpu_stream().wait();
+}
+
+PackedInt8Conv::Prepared PackedInt8Conv::prepared_for(int64_t t_in) const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  auto found = prepared_.find(t_in);
+  if (found != prepared_.end()) return found->second;
+  if (prepared_.size() >= kMaxCachedShapes) prepared_.clear();
+  // The layout oneDNN prefers can depend on the length; reorder once if so.
+  auto pd = make_pd(t_in);
+  dnnl::memory weights = weights_;
+  if (pd.weights_desc() != weights_.get_desc()) {
+    dnnl::memory packed = weights_;
+    weights = dnnl::memory(pd.weights_desc(), cpu_engine());
+    dnnl::reorder(packed, weights).execute(cpu_stream(), packed, weights);
+    cpu_stream().wait();
+  }
+  return prepared_.emplace(t_in, Prepared{dnnl::convolution_forward(pd), weights}).first->second;
+}
+
+std::string PackedInt8Conv::implementation(int64_t t_in) const {
+  return make_pd(t_in).impl_info_str();
+}
+
+void PackedInt8Conv::run(const uint8_t* q, int64_t t_in, void* y, int32_t zero_point) const {
+  const Conv1dShape& s = shape_;
+  const int64_t t_out = s.output_length(t_in);
+  if (t_out == 0) return;
+  Prepared prepared = prepared_for(t_in);
+  auto& engine = cpu_engine();
+  dnnl::memory src({{1, s.in_channels, t_in}, dt::u8, tag::nwc}, engine, const_cast<uint8_t*>(q));
+  dnnl::memory dst({{1, s.out_channels, t_out}, dst_type_, tag::nwc}, engine, y);
+  std::unordered_map<int, dnnl::memory> args{
+      {DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, prepared.weights}, {DNNL_ARG_DST, dst}};
+  if (has_bias_) args.emplace(DNNL_ARG_BIAS, bias_);
+  if (runtime_zero_point_) {
+    dnnl::memory zp({{1}, dt::s32, tag::x}, engine, &zero_point);
+    args.emplace(DNNL_ARG_ATTR_ZERO_POINTS | DNNL_ARG_SRC, zp);
+  }
+  prepared.primitive.execute(cpu_stream(), args);
+  cpu_stream().wait();
+}
+
+}  // namespace quasr::kernels::int8_detail
