@@ -157,7 +157,7 @@ Action add_quantize_command(CLI::App& app) {
   command->add_option("--calib-n", options->calib_n, "Calibration utterances (default 10)");
   command->add_option("--seed", options->seed, "Seed for choosing calibration utterances");
   command->add_option("--observer", options->observer,
-                      "minmax | moving_average | percentile | entropy | mse");
+                      "minmax | moving_average_minmax | percentile | entropy | mse");
   command->add_option("--percentile", options->percentile, "For --observer percentile");
   command->add_flag("--per-tensor-weights", options->per_tensor_weights,
                     "One weight scale per module (PyTorch's default) instead of per channel");

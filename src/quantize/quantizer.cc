@@ -7,7 +7,7 @@
 #include "core/error.h"
 #include "kernels/quantized_gemm.h"
 #include "model/quantized_backends.h"
-#include "quantize/range_observer.h"
+#include "quant/observers.h"
 
 namespace quasr::quantize {
 
@@ -75,7 +75,7 @@ class ComparingConv : public model::Conv1dBackend {
 
 struct PlannedLeaf {
   LeafPlan plan;
-  std::unique_ptr<RangeObserver> observer;  // static leaves
+  std::unique_ptr<quant::Observer> observer;  // static leaves
   SqnrStats sqnr;
 };
 
@@ -97,8 +97,10 @@ void calibrate(model::AsrModel& model, std::vector<PlannedLeaf>& planned,
                const Progress& progress) {
   for (PlannedLeaf& p : planned) {
     if (p.plan.scheme != Scheme::kStatic) continue;
-    p.observer = make_range_observer(p.plan.options.observer, p.plan.options.percentile);
-    RangeObserver* observer = p.observer.get();
+    quant::ObserverOptions observer_options;
+    observer_options.percentile = p.plan.options.percentile;
+    p.observer = quant::make_observer(p.plan.options.observer, observer_options);
+    quant::Observer* observer = p.observer.get();
     p.plan.leaf->set_input_observer(
         [observer](const float* x, int64_t count) { observer->observe(x, count); });
   }

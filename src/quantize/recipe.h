@@ -24,7 +24,7 @@ const char* scheme_name(Scheme scheme);  // "fp32", "dynamic_int8", "static_int8
 struct RuleOptions {
   bool per_channel_weights = true;
   bool per_row_activations = true;  // dynamic only
-  std::string observer = "minmax";  // static only: minmax, moving_average, percentile, entropy, mse
+  std::string observer = "minmax";  // static only: see quant/observers.h
   double percentile = 99.99;
 };
 
