@@ -2,6 +2,8 @@
 // 1500 ≈ 30 s) times (K, N) of the attention projections (1024, 1024) and
 // the feed-forward layers (1024, 4096) / (4096, 1024). Reports GMAC/s.
 // Threads: 2 (QUASR_BENCH_THREADS overrides), as the project's machines.
+// Time is wall-clock; on a shared machine also run with
+// QUASR_BENCH_THREADS=1 and read the CPU column (work per core).
 //
 //   build-*/bench/quasr_gemm_bench --benchmark_min_time=0.5
 #include <benchmark/benchmark.h>
@@ -12,6 +14,7 @@
 
 #include "kernels/dnnl_runtime.h"
 #include "kernels/int8/int8_linear.h"
+#include "kernels/int8/packed_int8_matmul.h"
 #include "kernels/packed_matmul.h"
 
 namespace quasr::kernels {
@@ -40,7 +43,7 @@ struct Problem {
 
 void report(benchmark::State& state, const Problem& p) {
   state.counters["GMAC"] = benchmark::Counter(static_cast<double>(p.m * p.k * p.n) * 1e-9,
-                                                benchmark::Counter::kIsIterationInvariantRate);
+                                              benchmark::Counter::kIsIterationInvariantRate);
 }
 
 void BM_Fp32(benchmark::State& state) {
@@ -81,6 +84,19 @@ void BM_StaticInt8(benchmark::State& state) {
   report(state, p);
 }
 
+// The floor under the dynamic kernels: oneDNN's u8 × s8 -> s32 matmul alone
+// on already-quantized input, no quantization pass and no epilogue.
+void BM_OneDnnU8S8S32(benchmark::State& state) {
+  Problem p(state);
+  Int8Weights w = Int8Weights::quantize(p.w.data(), p.n, p.k, true);
+  int8_detail::PackedInt8Matmul mm(w.data(), p.n, p.k, dnnl::memory::data_type::s32,
+                                   dnnl::primitive_attr(), nullptr);
+  std::vector<uint8_t> q(static_cast<size_t>(p.m * p.k), 77);
+  for (auto _ : state) mm.run(q.data(), p.m, p.k, p.y.data(), p.n);
+  state.SetLabel(mm.implementation(p.m));
+  report(state, p);
+}
+
 void Shapes(benchmark::internal::Benchmark* b) {
   for (int64_t m : {50, 300, 1500}) {
     for (auto [k, n] : {std::pair<int64_t, int64_t>{1024, 1024}, {1024, 4096}, {4096, 1024}}) {
@@ -94,6 +110,7 @@ BENCHMARK(BM_Fp32)->Apply(Shapes);
 BENCHMARK(BM_DynamicInt8PerRow)->Apply(Shapes);
 BENCHMARK(BM_DynamicInt8PerTensor)->Apply(Shapes);
 BENCHMARK(BM_StaticInt8)->Apply(Shapes);
+BENCHMARK(BM_OneDnnU8S8S32)->Apply(Shapes);
 BENCHMARK(BM_DynamicInt8PerRowGelu)
     ->Args({1500, 1024, 4096})
     ->ArgNames({"M", "K", "N"})

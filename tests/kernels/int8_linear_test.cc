@@ -78,6 +78,28 @@ TEST(DynamicInt8Linear, MatchesReferenceOnOddShapes) {
   }
 }
 
+TEST(DynamicInt8Linear, LongInputRunsInRowBlocks) {
+  // More than two 256-row blocks plus a tail; per-tensor parameters must come
+  // from the whole input, not from each block.
+  const int64_t m = 600, k = 33, n = 17;
+  std::vector<float> x = testing::random_vector(m * k, 61, -1.0f, 1.0f);
+  x[599 * k + 3] = 9.0f;  // the tensor maximum sits in the last block
+  std::vector<float> wf = testing::random_vector(n * k, 62);
+  Int8Weights w = Int8Weights::quantize(wf.data(), n, k, true);
+  for (ActivationGranularity g :
+       {ActivationGranularity::kPerRow, ActivationGranularity::kPerTensor}) {
+    DynamicInt8Options options;
+    options.granularity = g;
+    DynamicInt8Linear fc(w, nullptr, Activation::kNone, options);
+    std::vector<float> y(m * n), expected(m * n);
+    fc.run(x.data(), m, y.data());
+    int8_ref::dynamic_linear(x.data(), m, k, g == ActivationGranularity::kPerRow,
+                             fc.activation_range(), w, nullptr, Activation::kNone,
+                             expected.data(), n);
+    expect_close(y, expected, magnitudes(x.data(), m, k, w, nullptr, 9.0f), "row blocks");
+  }
+}
+
 TEST(DynamicInt8Linear, StridedInputAndOutput) {
   const int64_t m = 6, k = 19, n = 11, x_stride = 24, y_stride = 16;
   std::vector<float> x = testing::random_vector(m * x_stride, 5);

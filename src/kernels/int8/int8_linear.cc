@@ -18,6 +18,8 @@ namespace {
 
 // Below this many multiply-adds a parallel region costs more than it saves.
 constexpr int64_t kParallelWork = 1 << 15;
+// Rows per block of the dynamic kernel (see DynamicInt8Linear::run).
+constexpr int64_t kRowBlock = 256;
 
 bool has_vnni(IsaLevel isa) {
   return isa == IsaLevel::kAvx512Vnni;
@@ -74,35 +76,51 @@ std::string DynamicInt8Linear::implementation(int64_t m) const {
   return matmul_ ? matmul_->implementation(m) : "ref";
 }
 
-void DynamicInt8Linear::quantize_input(const float* x, int64_t m, int64_t x_row_stride, uint8_t* q,
-                                       quant::QuantParams* params) const {
-  const bool parallel = m * k_ >= kParallelWork;
-  if (options_.granularity == ActivationGranularity::kPerRow) {
-#pragma omp parallel for schedule(static) if (parallel)
-    for (int64_t i = 0; i < m; ++i) {
-      float lo, hi;
-      int8_detail::row_min_max(x + i * x_row_stride, k_, &lo, &hi, isa_);
-      params[i] = quant::choose_dynamic_fbgemm(lo, hi, range_);
-      int8_detail::quantize_row_u8(x + i * x_row_stride, k_, quant::inverse_scale(params[i].scale),
-                                   params[i].zero_point, range_, q + i * k_, isa_);
-    }
-    return;
-  }
+quant::QuantParams DynamicInt8Linear::tensor_params(const float* x, int64_t m,
+                                                    int64_t x_row_stride) const {
   int8_detail::Scratch& scratch = int8_detail::thread_scratch();
   float* mins = grow(scratch.mins, m);
   float* maxs = grow(scratch.maxs, m);
-#pragma omp parallel for schedule(static) if (parallel)
+#pragma omp parallel for schedule(static) if (m * k_ >= kParallelWork)
   for (int64_t i = 0; i < m; ++i) {
     int8_detail::row_min_max(x + i * x_row_stride, k_, &mins[i], &maxs[i], isa_);
   }
   float lo = *std::min_element(mins, mins + m);
   float hi = *std::max_element(maxs, maxs + m);
-  params[0] = quant::choose_dynamic_fbgemm(lo, hi, range_);
+  return quant::choose_dynamic_fbgemm(lo, hi, range_);
+}
+
+void DynamicInt8Linear::run_block(const float* x, int64_t m, int64_t x_row_stride, float* y,
+                                  int64_t y_row_stride, quant::QuantParams* params,
+                                  uint8_t* q) const {
+  const bool per_row = options_.granularity == ActivationGranularity::kPerRow;
   const float inv = quant::inverse_scale(params[0].scale);
-#pragma omp parallel for schedule(static) if (parallel)
+#pragma omp parallel for schedule(static) if (m * k_ >= kParallelWork)
   for (int64_t i = 0; i < m; ++i) {
-    int8_detail::quantize_row_u8(x + i * x_row_stride, k_, inv, params[0].zero_point, range_,
-                                 q + i * k_, isa_);
+    const float* row = x + i * x_row_stride;
+    if (per_row) {
+      float lo, hi;
+      int8_detail::row_min_max(row, k_, &lo, &hi, isa_);
+      params[i] = quant::choose_dynamic_fbgemm(lo, hi, range_);
+      int8_detail::quantize_row_u8(row, k_, quant::inverse_scale(params[i].scale),
+                                   params[i].zero_point, range_, q + i * k_, isa_);
+    } else {
+      int8_detail::quantize_row_u8(row, k_, inv, params[0].zero_point, range_, q + i * k_, isa_);
+    }
+  }
+  // The int32 accumulators land in y itself and are turned into floats in place.
+  matmul_->run(q, m, k_, y, y_row_stride);
+  int8_detail::EpilogueRow epilogue;
+  epilogue.w_scales = w_scales_.data();
+  epilogue.w_sums = w_sums_.data();
+  epilogue.bias = bias_.empty() ? nullptr : bias_.data();
+  epilogue.activation = activation_;
+#pragma omp parallel for schedule(static) firstprivate(epilogue) if (m * n_ >= kParallelWork / 8)
+  for (int64_t i = 0; i < m; ++i) {
+    const quant::QuantParams p = params[per_row ? i : 0];
+    epilogue.x_scale = p.scale;
+    epilogue.x_zero_point = p.zero_point;
+    int8_detail::dequantize_row_in_place(y + i * y_row_stride, n_, epilogue, isa_);
   }
 }
 
@@ -110,29 +128,22 @@ void DynamicInt8Linear::run(const float* x, int64_t m, int64_t x_row_stride, flo
                             int64_t y_row_stride) const {
   if (m <= 0) return;
   const bool per_row = options_.granularity == ActivationGranularity::kPerRow;
-  const float* bias = bias_.empty() ? nullptr : bias_.data();
   if (isa_ == IsaLevel::kRef) {
-    int8_ref::dynamic_linear(x, m, x_row_stride, per_row, range_, *reference_weights_, bias,
-                             activation_, y, y_row_stride);
+    int8_ref::dynamic_linear(x, m, x_row_stride, per_row, range_, *reference_weights_,
+                             bias_.empty() ? nullptr : bias_.data(), activation_, y, y_row_stride);
     return;
   }
+  // Long inputs go in blocks of rows, so the quantized block and the int32
+  // block the epilogue rewrites are still in cache; fixed block sizes also
+  // keep the number of oneDNN primitives per layer small.
+  const int64_t block = m > 2 * kRowBlock ? kRowBlock : m;
   int8_detail::Scratch& scratch = int8_detail::thread_scratch();
-  uint8_t* q = grow(scratch.q, m * k_);
-  quant::QuantParams* params = grow(scratch.params, per_row ? m : 1);
-  quantize_input(x, m, x_row_stride, q, params);
-  // The int32 accumulators land in y itself and are turned into floats in place.
-  matmul_->run(q, m, k_, y, y_row_stride);
-  int8_detail::EpilogueRow row;
-  row.w_scales = w_scales_.data();
-  row.w_sums = w_sums_.data();
-  row.bias = bias;
-  row.activation = activation_;
-#pragma omp parallel for schedule(static) firstprivate(row) if (m * n_ >= kParallelWork / 8)
-  for (int64_t i = 0; i < m; ++i) {
-    const quant::QuantParams p = params[per_row ? i : 0];
-    row.x_scale = p.scale;
-    row.x_zero_point = p.zero_point;
-    int8_detail::dequantize_row_in_place(y + i * y_row_stride, n_, row, isa_);
+  uint8_t* q = grow(scratch.q, block * k_);
+  quant::QuantParams* params = grow(scratch.params, per_row ? block : 1);
+  if (!per_row) params[0] = tensor_params(x, m, x_row_stride);
+  for (int64_t start = 0; start < m; start += block) {
+    run_block(x + start * x_row_stride, std::min(block, m - start), x_row_stride,
+              y + start * y_row_stride, y_row_stride, params, q);
   }
 }
 

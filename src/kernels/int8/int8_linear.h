@@ -71,8 +71,11 @@ class DynamicInt8Linear {
   std::string implementation(int64_t m) const;
 
  private:
-  void quantize_input(const float* x, int64_t m, int64_t x_row_stride, uint8_t* q,
-                      quant::QuantParams* params) const;
+  quant::QuantParams tensor_params(const float* x, int64_t m, int64_t x_row_stride) const;
+  // Quantize m rows (per-row params written to params[i]; per-tensor params
+  // read from params[0]), multiply, dequantize.
+  void run_block(const float* x, int64_t m, int64_t x_row_stride, float* y, int64_t y_row_stride,
+                 quant::QuantParams* params, uint8_t* q) const;
 
   int64_t n_;
   int64_t k_;
