@@ -94,8 +94,8 @@ TEST(DynamicInt8Linear, LongInputRunsInRowBlocks) {
     std::vector<float> y(m * n), expected(m * n);
     fc.run(x.data(), m, y.data());
     int8_ref::dynamic_linear(x.data(), m, k, g == ActivationGranularity::kPerRow,
-                             fc.activation_range(), w, nullptr, Activation::kNone,
-                             expected.data(), n);
+                             fc.activation_range(), w, nullptr, Activation::kNone, expected.data(),
+                             n);
     expect_close(y, expected, magnitudes(x.data(), m, k, w, nullptr, 9.0f), "row blocks");
   }
 }
@@ -169,6 +169,60 @@ TEST(StaticInt8Linear, MatchesReferenceOnOddShapes) {
       }
     }
   }
+}
+
+TEST(StaticInt8Linear, QuantizedInputMatchesFloatInput) {
+  const int64_t m = 9, k = 70, n = 21;
+  std::vector<float> x = testing::random_vector(m * k, 71, -1.0f, 2.0f);
+  std::vector<float> wf = testing::random_vector(n * k, 72);
+  Int8Weights w = Int8Weights::quantize(wf.data(), n, k, true);
+  StaticInt8Linear fc(w, nullptr, Activation::kNone, {3.0f / 255, 85});
+  std::vector<uint8_t> q(m * k);
+  quant::quantize_u8(x.data(), m * k, fc.input_params(), fc.input_range(), q.data());
+  std::vector<float> from_float(m * n), from_u8(m * n);
+  fc.run(x.data(), m, from_float.data());
+  fc.run(q.data(), m, k, from_u8.data(), n);
+  EXPECT_EQ(from_float, from_u8);
+}
+
+TEST(StaticInt8Linear, QuantizedOutputChainsIntoNextLayer) {
+  // fc1 (GELU) writes u8 in fc2's input parameters; fc2 reads them directly.
+  const int64_t m = 13, k = 48, hidden = 40, n = 11;
+  std::vector<float> x = testing::random_vector(m * k, 81, -1.0f, 1.0f);
+  std::vector<float> w1 = testing::random_vector(hidden * k, 82, -0.2f, 0.2f);
+  std::vector<float> w2 = testing::random_vector(n * hidden, 83, -0.2f, 0.2f);
+  std::vector<float> b1 = testing::random_vector(hidden, 84);
+  Int8Weights q1 = Int8Weights::quantize(w1.data(), hidden, k, true);
+  Int8Weights q2 = Int8Weights::quantize(w2.data(), n, hidden, true);
+  StaticInt8Linear fc1(q1, b1.data(), Activation::kGelu, {2.0f / 255, 128});
+  StaticInt8Linear fc2(q2, nullptr, Activation::kNone, {2.2f / 255, 20});
+  EXPECT_THROW(fc1.run(x.data(), m, k, static_cast<uint8_t*>(nullptr), hidden), Error);
+  fc1.enable_quantized_output(fc2.input_params(), fc2.input_range());
+  std::vector<uint8_t> h_q(m * hidden);
+  fc1.run(x.data(), m, k, h_q.data(), hidden);
+  // Against quantizing fc1's float output: at most one step apart (the two
+  // round after differently ordered float operations), and mostly equal.
+  std::vector<float> h(m * hidden);
+  fc1.run(x.data(), m, h.data());
+  std::vector<uint8_t> expected(m * hidden);
+  quant::quantize_u8(h.data(), m * hidden, fc2.input_params(), fc2.input_range(), expected.data());
+  int64_t exact = 0;
+  for (int64_t i = 0; i < m * hidden; ++i) {
+    ASSERT_LE(std::abs(int(h_q[i]) - int(expected[i])), 1) << i;
+    exact += h_q[i] == expected[i];
+  }
+  EXPECT_GE(exact, m * hidden * 95 / 100);
+  std::vector<float> y_chained(m * n), y_float(m * n);
+  fc2.run(h_q.data(), m, hidden, y_chained.data(), n);
+  fc2.run(h.data(), m, y_float.data());
+  float step = fc2.input_params().scale * 0.2f * hidden;  // one input step on every product
+  for (int64_t i = 0; i < m * n; ++i) ASSERT_NEAR(y_chained[i], y_float[i], step);
+  // And u8 in, u8 out.
+  std::vector<uint8_t> h_q2(m * hidden);
+  std::vector<uint8_t> x_q(m * k);
+  quant::quantize_u8(x.data(), m * k, fc1.input_params(), fc1.input_range(), x_q.data());
+  fc1.run(x_q.data(), m, k, h_q2.data(), hidden);
+  EXPECT_EQ(h_q, h_q2);
 }
 
 TEST(StaticInt8Linear, BadInputParamsAreErrors) {

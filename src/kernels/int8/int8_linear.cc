@@ -174,42 +174,103 @@ StaticInt8Linear::StaticInt8Linear(const Int8Weights& weights, const float* bias
   // y = sx sw_j (acc - zp Σw_j + b_j / (sx sw_j)): oneDNN 2.x adds an int8
   // primitive's bias before the output scale, so the zero-point term and the
   // bias fold into one bias in accumulator units, and the scale is constant.
-  std::vector<float> scales(static_cast<size_t>(n_));
-  std::vector<float> folded(static_cast<size_t>(n_));
+  scales_.resize(static_cast<size_t>(n_));
+  folded_bias_.resize(static_cast<size_t>(n_));
   for (int64_t j = 0; j < n_; ++j) {
-    scales[j] = input_.scale * weights.scale(j);
+    scales_[j] = input_.scale * weights.scale(j);
     float b = bias ? bias[j] : 0.0f;
-    folded[j] = b / scales[j] -
-                static_cast<float>(input_.zero_point) * static_cast<float>(weights.row_sums()[j]);
+    folded_bias_[j] = b / scales_[j] - static_cast<float>(input_.zero_point) *
+                                           static_cast<float>(weights.row_sums()[j]);
   }
   dnnl::primitive_attr attr = activation_attr(activation);
-  attr.set_output_scales(2, scales);
+  attr.set_output_scales(2, scales_);
   matmul_ = std::make_unique<int8_detail::PackedInt8Matmul>(weights.data(), n_, k_, dt::f32, attr,
-                                                            folded.data());
+                                                            folded_bias_.data());
 }
 
 StaticInt8Linear::~StaticInt8Linear() = default;
+
+void StaticInt8Linear::enable_quantized_output(quant::QuantParams output, quant::QuantRange range) {
+  check_static_input(output, range, "StaticInt8Linear output");
+  output_ = output;
+  output_range_ = range;
+  has_output_ = true;
+  if (isa_ == IsaLevel::kRef) return;
+  // Post-ops: act, then ×(1/scale) and a clip to the range around the zero
+  // point, which oneDNN adds before rounding and saturating to u8.
+  dnnl::primitive_attr attr;
+  dnnl::post_ops ops;
+  if (activation_ == Activation::kGelu) {
+    ops.append_eltwise(1.0f, dnnl::algorithm::eltwise_gelu_erf, 0.0f, 0.0f);
+  }
+  ops.append_eltwise(1.0f, dnnl::algorithm::eltwise_linear, 1.0f / output.scale, 0.0f);
+  ops.append_eltwise(1.0f, dnnl::algorithm::eltwise_clip,
+                     static_cast<float>(range.qmin - output.zero_point),
+                     static_cast<float>(range.qmax - output.zero_point));
+  attr.set_post_ops(ops);
+  attr.set_output_scales(2, scales_);
+  if (output.zero_point != 0) attr.set_zero_points(DNNL_ARG_DST, 0, {output.zero_point});
+  matmul_u8_ =
+      std::make_unique<int8_detail::PackedInt8Matmul>(*matmul_, dt::u8, attr, folded_bias_.data());
+}
 
 std::string StaticInt8Linear::implementation(int64_t m) const {
   return matmul_ ? matmul_->implementation(m) : "ref";
 }
 
-void StaticInt8Linear::run(const float* x, int64_t m, int64_t x_row_stride, float* y,
-                           int64_t y_row_stride) const {
-  if (m <= 0) return;
-  if (isa_ == IsaLevel::kRef) {
-    int8_ref::static_linear(x, m, x_row_stride, input_, range_, *reference_weights_,
-                            bias_.empty() ? nullptr : bias_.data(), activation_, y, y_row_stride);
-    return;
-  }
+const uint8_t* StaticInt8Linear::quantize(const float* x, int64_t m, int64_t x_row_stride) const {
   uint8_t* q = grow(int8_detail::thread_scratch().q, m * k_);
   const float inv = quant::inverse_scale(input_.scale);
+  const IsaLevel isa = isa_;
 #pragma omp parallel for schedule(static) if (m * k_ >= kParallelWork)
   for (int64_t i = 0; i < m; ++i) {
     int8_detail::quantize_row_u8(x + i * x_row_stride, k_, inv, input_.zero_point, range_,
-                                 q + i * k_, isa_);
+                                 q + i * k_, isa);
   }
-  matmul_->run(q, m, k_, y, y_row_stride);
+  return q;
+}
+
+void StaticInt8Linear::reference_run(const uint8_t* q, int64_t m, int64_t q_row_stride, float* y,
+                                     int64_t y_row_stride) const {
+  int8_ref::linear_u8(q, m, q_row_stride, &input_, false, *reference_weights_,
+                      bias_.empty() ? nullptr : bias_.data(), activation_, y, y_row_stride);
+}
+
+void StaticInt8Linear::run(const float* x, int64_t m, int64_t x_row_stride, float* y,
+                           int64_t y_row_stride) const {
+  if (m <= 0) return;
+  const uint8_t* q = quantize(x, m, x_row_stride);
+  run(q, m, k_, y, y_row_stride);
+}
+
+void StaticInt8Linear::run(const uint8_t* q, int64_t m, int64_t q_row_stride, float* y,
+                           int64_t y_row_stride) const {
+  if (m <= 0) return;
+  if (isa_ == IsaLevel::kRef) return reference_run(q, m, q_row_stride, y, y_row_stride);
+  matmul_->run(q, m, q_row_stride, y, y_row_stride);
+}
+
+void StaticInt8Linear::run(const float* x, int64_t m, int64_t x_row_stride, uint8_t* y,
+                           int64_t y_row_stride) const {
+  if (m <= 0) return;
+  const uint8_t* q = quantize(x, m, x_row_stride);
+  run(q, m, k_, y, y_row_stride);
+}
+
+void StaticInt8Linear::run(const uint8_t* q, int64_t m, int64_t q_row_stride, uint8_t* y,
+                           int64_t y_row_stride) const {
+  if (!has_output_) {
+    throw Error(
+        "StaticInt8Linear: u8 output requested but enable_quantized_output() was not called");
+  }
+  if (m <= 0) return;
+  if (isa_ != IsaLevel::kRef) return matmul_u8_->run(q, m, q_row_stride, y, y_row_stride);
+  // Reference: the float result, then the scalar quantizer.
+  std::vector<float> row(static_cast<size_t>(n_));
+  for (int64_t i = 0; i < m; ++i) {
+    reference_run(q + i * q_row_stride, 1, q_row_stride, row.data(), n_);
+    quant::quantize_u8(row.data(), n_, output_, output_range_, y + i * y_row_stride);
+  }
 }
 
 }  // namespace quasr::kernels

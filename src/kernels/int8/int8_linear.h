@@ -106,6 +106,20 @@ class StaticInt8Linear {
   void run(const float* x, int64_t m, int64_t x_row_stride, float* y, int64_t y_row_stride) const;
   void run(const float* x, int64_t m, float* y) const { run(x, m, k_, y, n_); }
 
+  // Chaining two static layers without a float round trip. Input side: q is x
+  // already quantized with input_params() / input_range() (u8 [m, k]).
+  void run(const uint8_t* q, int64_t m, int64_t q_row_stride, float* y, int64_t y_row_stride) const;
+  // Output side: after enable_quantized_output(p, r) (pass the next layer's
+  // input_params() and input_range()), these write
+  //   y_q = clamp(round(act(y) / p.scale) + p.zero_point, r)
+  // (oneDNN rounds after its own scaling: y_q may differ by 1 from quantizing
+  // the float output). Throws quasr::Error if it was not enabled.
+  void enable_quantized_output(quant::QuantParams output, quant::QuantRange range);
+  bool has_quantized_output() const { return has_output_; }
+  void run(const float* x, int64_t m, int64_t x_row_stride, uint8_t* y, int64_t y_row_stride) const;
+  void run(const uint8_t* q, int64_t m, int64_t q_row_stride, uint8_t* y,
+           int64_t y_row_stride) const;
+
   int64_t in_features() const { return k_; }
   int64_t out_features() const { return n_; }
   quant::QuantParams input_params() const { return input_; }
@@ -113,14 +127,24 @@ class StaticInt8Linear {
   std::string implementation(int64_t m) const;
 
  private:
+  const uint8_t* quantize(const float* x, int64_t m, int64_t x_row_stride) const;
+  void reference_run(const uint8_t* q, int64_t m, int64_t q_row_stride, float* y,
+                     int64_t y_row_stride) const;
+
   int64_t n_;
   int64_t k_;
   Activation activation_;
   quant::QuantParams input_;
   quant::QuantRange range_;
   IsaLevel isa_;
-  std::unique_ptr<int8_detail::PackedInt8Matmul> matmul_;  // f32 output
-  std::vector<float> bias_;                                // reference path
+  std::vector<float> scales_;       // input scale × weight scale, per output channel
+  std::vector<float> folded_bias_;  // bias and zero-point term, accumulator units
+  std::unique_ptr<int8_detail::PackedInt8Matmul> matmul_;     // f32 output
+  std::unique_ptr<int8_detail::PackedInt8Matmul> matmul_u8_;  // u8 output
+  bool has_output_ = false;
+  quant::QuantParams output_;
+  quant::QuantRange output_range_;
+  std::vector<float> bias_;  // reference path
   std::unique_ptr<Int8Weights> reference_weights_;
 };
 

@@ -47,6 +47,20 @@ PackedInt8Matmul::PackedInt8Matmul(const int8_t* weight_nk, int64_t n, int64_t k
   cpu_stream().wait();
 }
 
+PackedInt8Matmul::PackedInt8Matmul(const PackedInt8Matmul& weights_from, dt dst_type,
+                                   const dnnl::primitive_attr& attr, const float* bias)
+    : n_(weights_from.n_),
+      k_(weights_from.k_),
+      dst_type_(dst_type),
+      attr_(attr),
+      has_bias_(bias != nullptr),
+      weights_(weights_from.weights_) {
+  if (has_bias_) {
+    bias_ = dnnl::memory({{1, n_}, dt::f32, tag::ab}, cpu_engine());
+    std::memcpy(bias_.get_data_handle(), bias, sizeof(float) * n_);
+  }
+}
+
 PackedInt8Matmul::Prepared PackedInt8Matmul::prepared_for(int64_t m, int64_t q_stride,
                                                           int64_t y_stride) const {
   std::lock_guard<std::mutex> lock(mutex_);

@@ -24,6 +24,11 @@ class PackedInt8Matmul {
   PackedInt8Matmul(const int8_t* weight_nk, int64_t n, int64_t k, dnnl::memory::data_type dst_type,
                    const dnnl::primitive_attr& attr, const float* bias);
 
+  // Same weights (shared, not copied: packed memory is reference counted),
+  // another output type, attributes and bias.
+  PackedInt8Matmul(const PackedInt8Matmul& weights_from, dnnl::memory::data_type dst_type,
+                   const dnnl::primitive_attr& attr, const float* bias);
+
   // y has row stride y_stride elements of dst_type.
   void run(const uint8_t* q, int64_t m, int64_t q_stride, void* y, int64_t y_stride) const;
   // Name of the oneDNN implementation chosen for m rows (for benchmarks).
