@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 
 #include "core/error.h"
 #include "kernels/int8/epilogue.h"
@@ -39,14 +40,25 @@ std::unique_ptr<Int8Weights> reference_copy(const Int8Weights& w) {
       w.data(), w.rows(), w.cols(), w.scales().data(), static_cast<int64_t>(w.scales().size())));
 }
 
-void quantize_all(const float* x, int64_t total, quant::QuantParams p, quant::QuantRange range,
-                  uint8_t* q, IsaLevel isa) {
+// Quantizes x [t_in, c_in] into q [t_in + 2 pad, c_in], the pad rows holding
+// the zero point (the real value 0), so the convolution runs unpadded.
+void quantize_padded(const float* x, int64_t t_in, const Conv1dShape& s, quant::QuantParams p,
+                     quant::QuantRange range, uint8_t* q, IsaLevel isa) {
+  const int64_t pad = s.padding * s.in_channels, total = t_in * s.in_channels;
+  std::memset(q, p.zero_point, static_cast<size_t>(pad));
+  std::memset(q + pad + total, p.zero_point, static_cast<size_t>(pad));
   const float inv = quant::inverse_scale(p.scale);
+  uint8_t* body = q + pad;
 #pragma omp parallel for schedule(static) if (total >= 2 * kBlock)
   for (int64_t start = 0; start < total; start += kBlock) {
     int8_detail::quantize_row_u8(x + start, std::min(kBlock, total - start), inv, p.zero_point,
-                                 range, q + start, isa);
+                                 range, body + start, isa);
   }
+}
+
+Conv1dShape unpadded(Conv1dShape s) {
+  s.padding = 0;
+  return s;
 }
 
 }  // namespace
@@ -60,7 +72,7 @@ StaticInt8Conv1d::StaticInt8Conv1d(const Conv1dShape& shape, const Int8Weights& 
   const Conv1dShape& s = shape_;
   check_shape(s, weights, "StaticInt8Conv1d");
   check_static_input(input, range, "StaticInt8Conv1d");
-  if (isa_ != IsaLevel::kRef && isa_ != IsaLevel::kAvx512Vnni && range_.qmax > 127) {
+  if (isa_ != IsaLevel::kRef && !int8_detail::full_range_activations() && range_.qmax > 127) {
     // 7 bits where VPMADDUBSW could saturate (see int8_linear.h).
     float factor = static_cast<float>(range_.qmax - range_.qmin) / 127.0f;
     input_.scale *= factor;
@@ -74,30 +86,24 @@ StaticInt8Conv1d::StaticInt8Conv1d(const Conv1dShape& shape, const Int8Weights& 
   }
   std::vector<float> scales(static_cast<size_t>(s.out_channels));
   std::vector<float> folded(static_cast<size_t>(s.out_channels));
-  const bool fold_zero_point = s.padding == 0;
   for (int64_t oc = 0; oc < s.out_channels; ++oc) {
     // In accumulator units: oneDNN adds the bias before the output scale.
+    // Padding is explicit (zero-point rows), so every output sees the full
+    // zero-point term.
     scales[oc] = input_.scale * weights.scale(oc);
-    folded[oc] = bias ? bias[oc] / scales[oc] : 0.0f;
-    if (fold_zero_point) {
-      folded[oc] -=
-          static_cast<float>(input_.zero_point) * static_cast<float>(weights.row_sums()[oc]);
-    }
+    folded[oc] = (bias ? bias[oc] / scales[oc] : 0.0f) -
+                 static_cast<float>(input_.zero_point) * static_cast<float>(weights.row_sums()[oc]);
   }
   dnnl::primitive_attr attr = activation_attr(activation);
   attr.set_output_scales(2, scales);
-  if (!fold_zero_point && input_.zero_point != 0) {
-    attr.set_zero_points(DNNL_ARG_SRC, 0, {input_.zero_point});
-  }
-  const bool has_bias = bias != nullptr || (fold_zero_point && input_.zero_point != 0);
-  conv_ = std::make_unique<int8_detail::PackedInt8Conv>(s, weights.data(), dt::f32, attr,
-                                                        has_bias ? folded.data() : nullptr, false);
+  conv_ = std::make_unique<int8_detail::PackedInt8Conv>(unpadded(s), weights.data(), dt::f32, attr,
+                                                        folded.data());
 }
 
 StaticInt8Conv1d::~StaticInt8Conv1d() = default;
 
 std::string StaticInt8Conv1d::implementation(int64_t t_in) const {
-  return conv_ ? conv_->implementation(t_in) : "ref";
+  return conv_ ? conv_->implementation(t_in + 2 * shape_.padding) : "ref";
 }
 
 void StaticInt8Conv1d::run(const float* x, int64_t t_in, float* y) const {
@@ -109,10 +115,10 @@ void StaticInt8Conv1d::run(const float* x, int64_t t_in, float* y) const {
                             y);
     return;
   }
-  const int64_t total = t_in * s.in_channels;
-  uint8_t* q = int8_detail::grow(int8_detail::thread_scratch().q, total);
-  quantize_all(x, total, input_, range_, q, isa_);
-  conv_->run(q, t_in, y);
+  const int64_t t_padded = t_in + 2 * s.padding;
+  uint8_t* q = int8_detail::grow(int8_detail::thread_scratch().q, t_padded * s.in_channels);
+  quantize_padded(x, t_in, s, input_, range_, q, isa_);
+  conv_->run(q, t_padded, y);
 }
 
 // ---------------------------------------------------------------- dynamic
@@ -121,26 +127,25 @@ DynamicInt8Conv1d::DynamicInt8Conv1d(const Conv1dShape& shape, const Int8Weights
                                      const float* bias, Activation activation, bool reduce_range)
     : shape_(shape), activation_(activation), isa_(isa_level()) {
   check_shape(shape_, weights, "DynamicInt8Conv1d");
-  if (isa_ != IsaLevel::kRef && isa_ != IsaLevel::kAvx512Vnni) reduce_range = true;
+  if (isa_ != IsaLevel::kRef && !int8_detail::full_range_activations()) reduce_range = true;
   range_ = quant::u8_range(reduce_range);
   const int64_t n = shape_.out_channels;
   w_scales_.resize(static_cast<size_t>(n));
   for (int64_t j = 0; j < n; ++j) w_scales_[j] = weights.scale(j);
-  // oneDNN applies the zero point itself (padding included): no sums needed.
-  w_sums_.assign(static_cast<size_t>(n), 0);
+  w_sums_ = weights.row_sums();
   if (bias) bias_.assign(bias, bias + n);
   if (isa_ == IsaLevel::kRef) {
     reference_weights_ = reference_copy(weights);
     return;
   }
-  conv_ = std::make_unique<int8_detail::PackedInt8Conv>(shape_, weights.data(), dt::s32,
-                                                        dnnl::primitive_attr(), nullptr, true);
+  conv_ = std::make_unique<int8_detail::PackedInt8Conv>(unpadded(shape_), weights.data(), dt::s32,
+                                                        dnnl::primitive_attr(), nullptr);
 }
 
 DynamicInt8Conv1d::~DynamicInt8Conv1d() = default;
 
 std::string DynamicInt8Conv1d::implementation(int64_t t_in) const {
-  return conv_ ? conv_->implementation(t_in) : "ref";
+  return conv_ ? conv_->implementation(t_in + 2 * shape_.padding) : "ref";
 }
 
 void DynamicInt8Conv1d::run(const float* x, int64_t t_in, float* y) const {
@@ -167,11 +172,13 @@ void DynamicInt8Conv1d::run(const float* x, int64_t t_in, float* y) const {
     int8_ref::static_conv1d(x, t_in, s, p, range_, *reference_weights_, bias, activation_, y);
     return;
   }
-  uint8_t* q = int8_detail::grow(scratch.q, total);
-  quantize_all(x, total, p, range_, q, isa);
-  conv_->run(q, t_in, y, p.zero_point);
+  const int64_t t_padded = t_in + 2 * s.padding;
+  uint8_t* q = int8_detail::grow(scratch.q, t_padded * s.in_channels);
+  quantize_padded(x, t_in, s, p, range_, q, isa);
+  conv_->run(q, t_padded, y);
   int8_detail::EpilogueRow row;
   row.x_scale = p.scale;
+  row.x_zero_point = p.zero_point;
   row.w_scales = w_scales_.data();
   row.w_sums = w_sums_.data();
   row.bias = bias;

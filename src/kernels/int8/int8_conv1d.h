@@ -5,11 +5,12 @@
 // [c_out, c_in/groups, kernel] weight flattened); the input is u8 with a
 // zero point. Padded positions hold the real value 0, as in fp32.
 //
-// Both run on oneDNN's int8 convolution (nwc) with weights packed once:
+// Both run on oneDNN's int8 convolution (nwc) with weights packed once; the
+// quantized input is padded explicitly with zero-point rows, so the
+// zero-point term is the same at every output and needs no oneDNN support:
 //  * StaticInt8Conv1d: input scale and zero point fixed at construction
 //    (calibration); dequantization, bias and GELU fused in oneDNN (constant
-//    per-channel output scales; the zero-point term folded into the bias
-//    when there is no padding, else given to oneDNN as the source zero point).
+//    per-channel output scales, the zero-point term folded into the bias).
 //  * DynamicInt8Conv1d: one scale and zero point per call from the input's
 //    min and max (choose_dynamic_fbgemm); int32 output dequantized by the
 //    same epilogue as DynamicInt8Linear.

@@ -21,10 +21,6 @@ constexpr int64_t kParallelWork = 1 << 15;
 // Rows per block of the dynamic kernel (see DynamicInt8Linear::run).
 constexpr int64_t kRowBlock = 256;
 
-bool has_vnni(IsaLevel isa) {
-  return isa == IsaLevel::kAvx512Vnni;
-}
-
 std::unique_ptr<Int8Weights> reference_copy(const Int8Weights& w) {
   return std::make_unique<Int8Weights>(Int8Weights::copy(
       w.data(), w.rows(), w.cols(), w.scales().data(), static_cast<int64_t>(w.scales().size())));
@@ -56,7 +52,9 @@ DynamicInt8Linear::DynamicInt8Linear(const Int8Weights& weights, const float* bi
       activation_(activation),
       options_(options),
       isa_(isa_level()) {
-  if (isa_ != IsaLevel::kRef && !has_vnni(isa_)) options_.reduce_range = true;
+  if (isa_ != IsaLevel::kRef && !int8_detail::full_range_activations()) {
+    options_.reduce_range = true;
+  }
   range_ = quant::u8_range(options_.reduce_range);
   w_scales_.resize(static_cast<size_t>(n_));
   for (int64_t j = 0; j < n_; ++j) w_scales_[j] = weights.scale(j);
@@ -159,7 +157,7 @@ StaticInt8Linear::StaticInt8Linear(const Int8Weights& weights, const float* bias
       range_(range),
       isa_(isa_level()) {
   check_static_input(input, range, "StaticInt8Linear");
-  if (isa_ != IsaLevel::kRef && !has_vnni(isa_) && range_.qmax > 127) {
+  if (isa_ != IsaLevel::kRef && !int8_detail::full_range_activations() && range_.qmax > 127) {
     // Same real interval on 7 bits, so VPMADDUBSW cannot saturate.
     float factor = static_cast<float>(range_.qmax - range_.qmin) / 127.0f;
     input_.scale *= factor;

@@ -34,14 +34,8 @@ dnnl::convolution_forward::primitive_desc PackedInt8Conv::make_pd(int64_t t_in) 
 }
 
 PackedInt8Conv::PackedInt8Conv(const Conv1dShape& shape, const int8_t* weight, dt dst_type,
-                               const dnnl::primitive_attr& attr, const float* bias,
-                               bool runtime_zero_point)
-    : shape_(shape),
-      dst_type_(dst_type),
-      attr_(attr),
-      has_bias_(bias != nullptr),
-      runtime_zero_point_(runtime_zero_point) {
-  if (runtime_zero_point_) attr_.set_zero_points(DNNL_ARG_SRC, 0, {DNNL_RUNTIME_S32_VAL});
+                               const dnnl::primitive_attr& attr, const float* bias)
+    : shape_(shape), dst_type_(dst_type), attr_(attr), has_bias_(bias != nullptr) {
   auto& engine = cpu_engine();
   auto pd = make_pd(kPackingFrames);
   weights_ = dnnl::memory(pd.weights_desc(), engine);
@@ -76,7 +70,7 @@ std::string PackedInt8Conv::implementation(int64_t t_in) const {
   return make_pd(t_in).impl_info_str();
 }
 
-void PackedInt8Conv::run(const uint8_t* q, int64_t t_in, void* y, int32_t zero_point) const {
+void PackedInt8Conv::run(const uint8_t* q, int64_t t_in, void* y) const {
   const Conv1dShape& s = shape_;
   const int64_t t_out = s.output_length(t_in);
   if (t_out == 0) return;
@@ -87,10 +81,6 @@ void PackedInt8Conv::run(const uint8_t* q, int64_t t_in, void* y, int32_t zero_p
   std::unordered_map<int, dnnl::memory> args{
       {DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, prepared.weights}, {DNNL_ARG_DST, dst}};
   if (has_bias_) args.emplace(DNNL_ARG_BIAS, bias_);
-  if (runtime_zero_point_) {
-    dnnl::memory zp({{1}, dt::s32, tag::x}, engine, &zero_point);
-    args.emplace(DNNL_ARG_ATTR_ZERO_POINTS | DNNL_ARG_SRC, zp);
-  }
   prepared.primitive.execute(cpu_stream(), args);
   cpu_stream().wait();
 }

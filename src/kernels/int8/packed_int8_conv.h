@@ -1,7 +1,9 @@
 // Internal: a time-major u8 × s8 1-D convolution on oneDNN with weights packed
 // once (the conv counterpart of PackedInt8Matmul). Attributes are fixed at
-// construction; the source zero point is either fixed in them, or a run-time
-// value (runtime_zero_point) passed to run().
+// construction. The callers pad the quantized input themselves (rows of the
+// zero point) and build this with padding 0: oneDNN's source zero point with
+// padding is wrong in its AVX2 depthwise kernel (oneDNN 2.6), and without it
+// the zero-point term folds into the bias or the epilogue like a Linear's.
 #pragma once
 
 #include <cstdint>
@@ -20,10 +22,10 @@ class PackedInt8Conv {
   // weight: PyTorch's [c_out, c_in/groups, kernel] s8; bias (c_out floats,
   // in accumulator units: oneDNN adds it before the output scales) may be null.
   PackedInt8Conv(const Conv1dShape& shape, const int8_t* weight, dnnl::memory::data_type dst_type,
-                 const dnnl::primitive_attr& attr, const float* bias, bool runtime_zero_point);
+                 const dnnl::primitive_attr& attr, const float* bias);
 
   // q: [t_in, c_in] u8; y: [t_out, c_out] of dst_type.
-  void run(const uint8_t* q, int64_t t_in, void* y, int32_t zero_point = 0) const;
+  void run(const uint8_t* q, int64_t t_in, void* y) const;
   std::string implementation(int64_t t_in) const;
 
  private:
@@ -39,7 +41,6 @@ class PackedInt8Conv {
   dnnl::memory::data_type dst_type_;
   dnnl::primitive_attr attr_;
   bool has_bias_;
-  bool runtime_zero_point_;
   dnnl::memory weights_;
   dnnl::memory bias_;
   mutable std::mutex mutex_;

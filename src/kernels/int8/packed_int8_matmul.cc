@@ -15,6 +15,23 @@ constexpr int64_t kPackingRows = 256;
 constexpr size_t kMaxCachedShapes = 64;
 }  // namespace
 
+bool full_range_activations() {
+  static const bool full = [] {
+    if (isa_level() != IsaLevel::kAvx512Vnni) return false;
+    switch (dnnl::get_effective_cpu_isa()) {
+      case dnnl::cpu_isa::avx2_vnni:
+      case dnnl::cpu_isa::avx512_core_vnni:
+      case dnnl::cpu_isa::avx512_core_bf16:
+      case dnnl::cpu_isa::avx512_core_amx:
+      case dnnl::cpu_isa::all:
+        return true;
+      default:
+        return false;
+    }
+  }();
+  return full;
+}
+
 Scratch& thread_scratch() {
   thread_local Scratch scratch;
   return scratch;

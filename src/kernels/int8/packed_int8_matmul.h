@@ -10,6 +10,7 @@
 
 #include <oneapi/dnnl/dnnl.hpp>
 
+#include "core/cpu_features.h"
 #include "quant/quant_math.h"
 
 namespace quasr::kernels::int8_detail {
@@ -53,6 +54,12 @@ class PackedInt8Matmul {
   mutable std::mutex mutex_;
   mutable std::map<Key, Prepared> prepared_;
 };
+
+// True when u8 × s8 products may use all 8 activation bits: both quasr's ISA
+// level (QUASR_ISA) and the ISA oneDNN will run (DNNL_MAX_CPU_ISA) have VNNI
+// or AMX. Otherwise oneDNN's kernels go through VPMADDUBSW, whose int16 pair
+// sums saturate, and activations must be kept to 7 bits.
+bool full_range_activations();
 
 // Buffers each calling thread reuses across runs; they only grow, so the
 // steady state allocates nothing.
