@@ -1,9 +1,15 @@
 // Int8 fully connected layers y = act(deq(q(x) · Wqᵀ) + b) for time-major
 // activations: x [m, k] row-major (row stride >= k), y [m, n] (row stride >= n).
 //
+//   // quantize: fp32 [n, k] -> int8 + scales (save w.data(), w.scales())
 //   kernels::Int8Weights w = kernels::Int8Weights::quantize(weight_nk, n, k, true);
+//   // or load: int8 + scales straight from a mapped model file
+//   kernels::Int8Weights w = kernels::Int8Weights::borrow(data, n, k, scales, n);
 //   kernels::DynamicInt8Linear fc(w, bias, kernels::Activation::kGelu);
 //   fc.run(x, frames, y);
+//   // static: input (scale, zero point) from calibration
+//   kernels::StaticInt8Linear sfc(w, bias, kernels::Activation::kNone,
+//                                 quant::choose_asymmetric(lo, hi, quant::u8_range(false)));
 //
 // Weights are s8 symmetric (per output channel or per tensor), packed once at
 // construction into oneDNN's layout for this CPU (AMX / AVX-512 VNNI / AVX2);
@@ -12,10 +18,12 @@
 // row sums precomputed at construction.
 //
 // ISA: isa_level() is read at construction. QUASR_ISA=ref runs the scalar
-// reference (kernels/int8/reference.h). Without AVX-512 VNNI (AVX2 or plain
-// AVX-512), u8×s8 products go through VPMADDUBSW, whose int16 pair sums
-// saturate for 8-bit activations, so activations are then kept to 7 bits
-// (0..127), PyTorch's reduce_range; options can ask for that everywhere.
+// reference (kernels/int8/reference.h); other levels only steer quasr's own
+// vector code (quantizer, epilogue): oneDNN picks its kernel itself (AMX,
+// AVX-512 VNNI, AVX2), capped by DNNL_MAX_CPU_ISA. Where either has no VNNI,
+// u8×s8 products go through VPMADDUBSW, whose int16 pair sums saturate for
+// 8-bit activations, so activations are kept to 7 bits (0..127, PyTorch's
+// reduce_range; static input params are widened to the same real range).
 //
 // Thread safety: run() may be called from several threads; each thread keeps
 // its own scratch buffers, which only grow (no allocation in steady state
