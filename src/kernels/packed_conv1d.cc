@@ -1,6 +1,7 @@
 #include "kernels/packed_conv1d.h"
 
 #include <cstring>
+#include <vector>
 
 #include "kernels/dnnl_runtime.h"
 
@@ -10,7 +11,6 @@ using dt = dnnl::memory::data_type;
 using tag = dnnl::memory::format_tag;
 
 namespace {
-constexpr int64_t kPackingFrames = 4000;
 constexpr size_t kMaxCachedShapes = 64;
 }  // namespace
 
@@ -22,15 +22,15 @@ dnnl::memory::desc PackedConv1dF32::weights_desc_any() const {
 }
 
 dnnl::convolution_forward::primitive_desc PackedConv1dF32::make_pd(
-    int64_t t_in, const dnnl::memory::desc& weights) const {
+    int64_t frames_out, const dnnl::memory::desc& weights) const {
   const Conv1dShape& s = shape_;
-  dnnl::memory::desc src({1, s.in_channels, t_in}, dt::f32, tag::nwc);
-  dnnl::memory::desc dst({1, s.out_channels, s.output_length(t_in)}, dt::f32, tag::nwc);
+  dnnl::memory::desc src({1, s.in_channels, block_input_length(frames_out)}, dt::f32, tag::nwc);
+  dnnl::memory::desc dst({1, s.out_channels, frames_out}, dt::f32, tag::nwc);
   dnnl::memory::desc bias =
       has_bias_ ? dnnl::memory::desc({s.out_channels}, dt::f32, tag::a) : dnnl::memory::desc();
   dnnl::convolution_forward::desc desc(dnnl::prop_kind::forward_inference,
                                        dnnl::algorithm::convolution_direct, src, weights, bias, dst,
-                                       {s.stride}, {s.padding}, {s.padding});
+                                       {s.stride}, {0}, {0});
   return {desc, activation_attr(activation_), cpu_engine()};
 }
 
@@ -38,7 +38,7 @@ PackedConv1dF32::PackedConv1dF32(const Conv1dShape& shape, const float* weight, 
                                  Activation activation)
     : shape_(shape), activation_(activation), has_bias_(bias != nullptr) {
   auto& engine = cpu_engine();
-  auto pd = make_pd(kPackingFrames, weights_desc_any());
+  auto pd = make_pd(kLargestBlock, weights_desc_any());
   weights_ = dnnl::memory(pd.weights_desc(), engine);
   const Conv1dShape& s = shape_;
   dnnl::memory::desc plain =
@@ -56,14 +56,14 @@ PackedConv1dF32::PackedConv1dF32(const Conv1dShape& shape, const float* weight, 
   cpu_stream().wait();
 }
 
-PackedConv1dF32::Prepared PackedConv1dF32::prepared_for(int64_t t_in) const {
+PackedConv1dF32::Prepared PackedConv1dF32::prepared_for(int64_t frames_out) const {
   std::lock_guard<std::mutex> lock(mutex_);
-  auto found = prepared_.find(t_in);
+  auto found = prepared_.find(frames_out);
   if (found != prepared_.end()) return found->second;
   if (prepared_.size() >= kMaxCachedShapes) prepared_.clear();
   // Ask for the layout oneDNN prefers at this length; it is almost always the
   // packed one, and otherwise the weights are reordered once for this length.
-  auto pd = make_pd(t_in, weights_desc_any());
+  auto pd = make_pd(frames_out, weights_desc_any());
   dnnl::memory weights = weights_;
   if (pd.weights_desc() != weights_.get_desc()) {
     dnnl::memory packed = weights_;
@@ -71,22 +71,54 @@ PackedConv1dF32::Prepared PackedConv1dF32::prepared_for(int64_t t_in) const {
     dnnl::reorder(packed, weights).execute(cpu_stream(), packed, weights);
     cpu_stream().wait();
   }
-  return prepared_.emplace(t_in, Prepared{dnnl::convolution_forward(pd), weights}).first->second;
+  return prepared_.emplace(frames_out, Prepared{dnnl::convolution_forward(pd), weights})
+      .first->second;
 }
 
-void PackedConv1dF32::run(const float* x, int64_t t_in, float* y) const {
-  int64_t t_out = shape_.output_length(t_in);
-  if (t_out == 0) return;
-  Prepared prepared = prepared_for(t_in);
+void PackedConv1dF32::run_block(const float* x, int64_t frames_out, float* y) const {
+  Prepared prepared = prepared_for(frames_out);
   auto& engine = cpu_engine();
   const Conv1dShape& s = shape_;
-  dnnl::memory src({{1, s.in_channels, t_in}, dt::f32, tag::nwc}, engine, const_cast<float*>(x));
-  dnnl::memory dst({{1, s.out_channels, t_out}, dt::f32, tag::nwc}, engine, y);
+  dnnl::memory src({{1, s.in_channels, block_input_length(frames_out)}, dt::f32, tag::nwc}, engine,
+                   const_cast<float*>(x));
+  dnnl::memory dst({{1, s.out_channels, frames_out}, dt::f32, tag::nwc}, engine, y);
   std::unordered_map<int, dnnl::memory> args{
       {DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, prepared.weights}, {DNNL_ARG_DST, dst}};
   if (has_bias_) args.emplace(DNNL_ARG_BIAS, bias_);
   prepared.primitive.execute(cpu_stream(), args);
   cpu_stream().wait();
+}
+
+void PackedConv1dF32::run(const float* x, int64_t t_in, float* y) const {
+  const Conv1dShape& s = shape_;
+  const int64_t t_out = s.output_length(t_in);
+  if (t_out == 0) return;
+  thread_local std::vector<float> padded, tail_in, tail_out;
+  if (s.padding > 0) {  // blocks read real neighbours, so padding is explicit rows of zeros
+    padded.assign(static_cast<size_t>((t_in + 2 * s.padding) * s.in_channels), 0.0f);
+    std::memcpy(padded.data() + s.padding * s.in_channels, x, sizeof(float) * t_in * s.in_channels);
+    x = padded.data();
+    t_in += 2 * s.padding;
+  }
+  // Output frames in power-of-two blocks: a handful of primitive shapes serve
+  // every utterance length, so oneDNN never JIT-compiles per utterance.
+  int64_t done = 0;
+  while (t_out - done >= kSmallestBlock) {
+    int64_t block = kLargestBlock;
+    while (block > t_out - done) block /= 2;
+    run_block(x + done * s.stride * s.in_channels, block, y + done * s.out_channels);
+    done += block;
+  }
+  if (done == t_out) return;
+  // The last few frames: a zero-extended smallest block, of which we keep the head.
+  const int64_t rest = t_out - done;
+  const int64_t available = t_in - done * s.stride;
+  tail_in.assign(static_cast<size_t>(block_input_length(kSmallestBlock) * s.in_channels), 0.0f);
+  std::memcpy(tail_in.data(), x + done * s.stride * s.in_channels,
+              sizeof(float) * available * s.in_channels);
+  tail_out.resize(static_cast<size_t>(kSmallestBlock * s.out_channels));
+  run_block(tail_in.data(), kSmallestBlock, tail_out.data());
+  std::memcpy(y + done * s.out_channels, tail_out.data(), sizeof(float) * rest * s.out_channels);
 }
 
 }  // namespace quasr::kernels

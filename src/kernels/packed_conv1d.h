@@ -50,10 +50,16 @@ class PackedConv1dF32 {
     dnnl::convolution_forward primitive;
     dnnl::memory weights;  // weights_ itself, or a reorder of it this length needs
   };
+  static constexpr int64_t kLargestBlock = 1024;
+  static constexpr int64_t kSmallestBlock = 16;
+  int64_t block_input_length(int64_t frames_out) const {
+    return (frames_out - 1) * shape_.stride + shape_.kernel;
+  }
   dnnl::memory::desc weights_desc_any() const;
-  dnnl::convolution_forward::primitive_desc make_pd(int64_t t_in,
+  dnnl::convolution_forward::primitive_desc make_pd(int64_t frames_out,
                                                     const dnnl::memory::desc& weights) const;
-  Prepared prepared_for(int64_t t_in) const;
+  Prepared prepared_for(int64_t frames_out) const;
+  void run_block(const float* x, int64_t frames_out, float* y) const;
 
   Conv1dShape shape_;
   Activation activation_;

@@ -1,7 +1,8 @@
 #include "model/quantized_backends.h"
 
 #include "core/error.h"
-#include "kernels/quantized_gemm.h"
+#include "kernels/int8/int8_conv1d.h"
+#include "kernels/int8/int8_linear.h"
 
 namespace quasr::model {
 
@@ -16,37 +17,22 @@ QuantizedWeights read_quantized_weights(const BuildContext& ctx, const std::stri
 
 namespace {
 
-class Int8LinearBackend : public LinearBackend {
+// Adapts a kernel with run(x, rows, y) to a leaf backend interface.
+template <typename Base, typename Kernel>
+class KernelBackend : public Base {
  public:
-  explicit Int8LinearBackend(std::unique_ptr<kernels::Int8Linear> kernel)
-      : kernel_(std::move(kernel)) {}
+  explicit KernelBackend(std::unique_ptr<Kernel> kernel) : kernel_(std::move(kernel)) {}
   void run(const float* x, int64_t rows, float* y) const override { kernel_->run(x, rows, y); }
 
  private:
-  std::unique_ptr<kernels::Int8Linear> kernel_;
+  std::unique_ptr<Kernel> kernel_;
 };
 
-class Int8ConvBackend : public Conv1dBackend {
- public:
-  explicit Int8ConvBackend(std::unique_ptr<kernels::Int8Conv1d> kernel)
-      : kernel_(std::move(kernel)) {}
-  void run(const float* x, int64_t t_in, float* y) const override { kernel_->run(x, t_in, y); }
-
- private:
-  std::unique_ptr<kernels::Int8Conv1d> kernel_;
-};
-
-kernels::ActivationQuant activation_quant(const LeafQuantSpec& spec) {
-  kernels::ActivationQuant quant;
-  if (spec.scheme == "static_int8") {
-    quant.mode = kernels::ActivationQuant::Mode::kStatic;
-    quant.scale = spec.input_scale;
-    quant.zero_point = spec.input_zero_point;
-  } else {
-    quant.mode = spec.per_row_activations ? kernels::ActivationQuant::Mode::kDynamicPerRow
-                                          : kernels::ActivationQuant::Mode::kDynamicPerTensor;
-  }
-  return quant;
+kernels::Int8Weights borrow(const QuantizedWeights& weights) {
+  int64_t rows = weights.shape[0];
+  return kernels::Int8Weights::borrow(weights.data, rows, shape_numel(weights.shape) / rows,
+                                      weights.scales.data(),
+                                      static_cast<int64_t>(weights.scales.size()));
 }
 
 }  // namespace
@@ -55,9 +41,17 @@ std::unique_ptr<LinearBackend> make_quantized_linear(const LeafQuantSpec& spec,
                                                      const QuantizedWeights& weights,
                                                      const float* bias,
                                                      kernels::Activation activation) {
-  return std::make_unique<Int8LinearBackend>(
-      std::make_unique<kernels::Int8Linear>(weights.data, weights.scales, bias, weights.shape[0],
-                                            weights.shape[1], activation_quant(spec), activation));
+  kernels::Int8Weights int8 = borrow(weights);
+  if (spec.scheme == "static_int8") {
+    quant::QuantParams input{spec.input_scale, spec.input_zero_point};
+    return std::make_unique<KernelBackend<LinearBackend, kernels::StaticInt8Linear>>(
+        std::make_unique<kernels::StaticInt8Linear>(int8, bias, activation, input));
+  }
+  kernels::DynamicInt8Options options;
+  options.granularity = spec.per_row_activations ? kernels::ActivationGranularity::kPerRow
+                                                 : kernels::ActivationGranularity::kPerTensor;
+  return std::make_unique<KernelBackend<LinearBackend, kernels::DynamicInt8Linear>>(
+      std::make_unique<kernels::DynamicInt8Linear>(int8, bias, activation, options));
 }
 
 std::unique_ptr<Conv1dBackend> make_quantized_conv(const LeafQuantSpec& spec,
@@ -67,9 +61,9 @@ std::unique_ptr<Conv1dBackend> make_quantized_conv(const LeafQuantSpec& spec,
                                                    kernels::Activation activation) {
   if (spec.scheme != "static_int8")
     throw Error("Conv1d supports static_int8 only, not '" + spec.scheme + "'");
-  return std::make_unique<Int8ConvBackend>(
-      std::make_unique<kernels::Int8Conv1d>(shape, weights.data, weights.scales, bias,
-                                            spec.input_scale, spec.input_zero_point, activation));
+  quant::QuantParams input{spec.input_scale, spec.input_zero_point};
+  return std::make_unique<KernelBackend<Conv1dBackend, kernels::StaticInt8Conv1d>>(
+      std::make_unique<kernels::StaticInt8Conv1d>(shape, borrow(weights), bias, activation, input));
 }
 
 }  // namespace quasr::model

@@ -5,9 +5,9 @@
 #include <sstream>
 
 #include "core/error.h"
-#include "kernels/quantized_gemm.h"
 #include "model/quantized_backends.h"
 #include "quant/observers.h"
+#include "quant/quant_math.h"
 
 namespace quasr::quantize {
 
@@ -86,9 +86,12 @@ model::QuantizedLeaf quantize_leaf_weights(const Leaf& leaf, const RuleOptions& 
   q.shape = leaf.weight_shape();
   const int64_t rows = q.shape[0];
   const int64_t cols = shape_numel(q.shape) / rows;
-  q.data.resize(static_cast<size_t>(rows * cols));
-  kernels::quantize_weights_s8(leaf.source_weight().data(), rows, cols, options.per_channel_weights,
-                               q.data.data(), &q.scales);
+  const float* weight = leaf.source_weight().data();
+  quant::QuantizedMatrix matrix = options.per_channel_weights
+                                      ? quant::quantize_weights_per_channel(weight, rows, cols)
+                                      : quant::quantize_weights_per_tensor(weight, rows, cols);
+  q.data = std::move(matrix.data);
+  q.scales = std::move(matrix.scales);
   return q;
 }
 
@@ -113,6 +116,9 @@ void calibrate(model::AsrModel& model, std::vector<PlannedLeaf>& planned,
   for (PlannedLeaf& p : planned) p.plan.leaf->set_input_observer({});
 }
 
+void install_int8_backend(Leaf* leaf, const model::QuantizedLeaf& q,
+                          const model::QuantizedWeights& weights, SqnrStats* sqnr);
+
 // Swaps each planned leaf to int8, wrapped so the next pass measures SQNR.
 std::map<std::string, model::QuantizedLeaf> convert(std::vector<PlannedLeaf>& planned) {
   std::map<std::string, model::QuantizedLeaf> leaves;
@@ -125,31 +131,47 @@ std::map<std::string, model::QuantizedLeaf> convert(std::vector<PlannedLeaf>& pl
     q.spec.per_row_activations = p.plan.options.per_row_activations;
     if (p.plan.scheme == Scheme::kStatic) {
       auto [lo, hi] = p.observer->range();
-      float scale;
-      int32_t zero_point;
-      kernels::choose_u8_params(lo, hi, kernels::activation_qmax(), &scale, &zero_point);
-      q.spec.input_scale = scale;
-      q.spec.input_zero_point = zero_point;
+      quant::QuantParams params = quant::choose_asymmetric(lo, hi, quant::u8_range(false));
+      q.spec.input_scale = params.scale;
+      q.spec.input_zero_point = params.zero_point;
     }
     model::QuantizedWeights weights{q.data.data(), q.shape, q.scales};
-    const float* bias = leaf->source_bias().empty() ? nullptr : leaf->source_bias().data();
-    if (auto* linear = dynamic_cast<model::LinearLeaf*>(leaf)) {
-      auto int8 = model::make_quantized_linear(q.spec, weights, bias, leaf->activation());
-      auto fp32 = linear->take_backend();
-      linear->set_backend(std::make_unique<ComparingLinear>(std::move(fp32), std::move(int8),
-                                                            linear->out_features(), &p.sqnr),
-                          q.spec.scheme);
-    } else if (auto* conv = dynamic_cast<model::Conv1dLeaf*>(leaf)) {
-      auto int8 =
-          model::make_quantized_conv(q.spec, conv->shape(), weights, bias, leaf->activation());
-      auto fp32 = conv->take_backend();
-      conv->set_backend(
-          std::make_unique<ComparingConv>(std::move(fp32), std::move(int8), conv->shape(), &p.sqnr),
-          q.spec.scheme);
+    try {
+      install_int8_backend(leaf, q, weights, &p.sqnr);
+    } catch (const dnnl::error& e) {
+      throw Error("module " + leaf->name() +
+                  ": no int8 kernel for this shape on this CPU (oneDNN: " + e.what() +
+                  "); keep it fp32 with --keep-fp32");
     }
     leaves.emplace(leaf->name(), std::move(q));
   }
   return leaves;
+}
+
+void install_int8_backend(Leaf* leaf, const model::QuantizedLeaf& q,
+                          const model::QuantizedWeights& weights, SqnrStats* sqnr) {
+  const float* bias = leaf->source_bias().empty() ? nullptr : leaf->source_bias().data();
+  if (auto* linear = dynamic_cast<model::LinearLeaf*>(leaf)) {
+    auto int8 = model::make_quantized_linear(q.spec, weights, bias, leaf->activation());
+    auto fp32 = linear->take_backend();
+    linear->set_backend(std::make_unique<ComparingLinear>(std::move(fp32), std::move(int8),
+                                                          linear->out_features(), sqnr),
+                        q.spec.scheme);
+  } else if (auto* conv = dynamic_cast<model::Conv1dLeaf*>(leaf)) {
+    auto int8 =
+        model::make_quantized_conv(q.spec, conv->shape(), weights, bias, leaf->activation());
+    // oneDNN picks (or fails to find) its kernel on first use: probe it now,
+    // so an unsupported shape is reported for this module, before any output.
+    const kernels::Conv1dShape& shape = conv->shape();
+    int64_t probe_frames = shape.kernel + 8 * shape.stride;
+    std::vector<float> probe_in(probe_frames * shape.in_channels, 0.0f);
+    std::vector<float> probe_out(shape.output_length(probe_frames) * shape.out_channels);
+    int8->run(probe_in.data(), probe_frames, probe_out.data());
+    auto fp32 = conv->take_backend();
+    conv->set_backend(
+        std::make_unique<ComparingConv>(std::move(fp32), std::move(int8), conv->shape(), sqnr),
+        q.spec.scheme);
+  }
 }
 
 // Drops the fp32 twins: the model keeps only its int8 backends.
@@ -242,7 +264,6 @@ QuantizeResult quantize_model(model::AsrModel& model, const Recipe& recipe,
   result.quantization = {{"recipe", recipe_to_json(recipe)},
                          {"modules", modules},
                          {"calibration_utterances", calibration.size()},
-                         {"activation_qmax", kernels::activation_qmax()},
                          {"report", quality_json(quality)}};
   return result;
 }
