@@ -68,7 +68,7 @@ def hyperparams_yaml(cfg, meta):
 
 sample_rate: 16000
 # Local folder with the Hugging Face config.json + preprocessor_config.json
-# describing the (untrained-from-hub) wav2vec2 architecture.
+# describing the wav2vec2 architecture (path relative to this folder).
 wav2vec2_hub: {meta['hub_dir']}
 wav2vec2_folder: wav2vec2_checkpoint
 

@@ -44,6 +44,19 @@ def parse_args():
     ap.add_argument("--hidden", type=int, default=192)
     ap.add_argument("--layers", type=int, default=6)
     ap.add_argument("--dnn-neurons", type=int, default=256)
+    ap.add_argument("--init-from", default="", help="SpeechBrain folder to continue from")
+    ap.add_argument("--ascending-first-epoch", action="store_true",
+                    help="first epoch in ascending length (eases CTC alignment)")
+    ap.add_argument("--noise-prob", type=float, default=0.6)
+    ap.add_argument("--stop-after-epochs", type=int, default=0,
+                    help="end early (the schedule still spans --epochs)")
+    ap.add_argument("--fe-lr-mult", type=float, default=1.0,
+                    help="learning-rate factor of the conv feature extractor (keeps it from collapsing)")
+    ap.add_argument("--ce-weight", type=float, default=1.0)
+    ap.add_argument("--epoch-fraction", type=float, default=1.0,
+                    help="share of the corpus one epoch visits (more frequent checkpoints)")
+    ap.add_argument("--ce-warmup-steps", type=int, default=0,
+                    help="steps of extra frame cross-entropy on a uniform token alignment")
     return ap.parse_args()
 
 
@@ -83,11 +96,11 @@ def epoch_items(train, epoch):
             or r["audio_filepath"].endswith(f"_{k}.flac")]
 
 
-def augment(wav, rng):
+def augment(wav, rng, noise_prob):
     if rng.random() < 0.3:  # speed perturbation
         f = rng.choice([0.9, 0.95, 1.05, 1.1])
         wav = torchaudio.functional.resample(wav, int(16000 * f), 16000)
-    if rng.random() < 0.6:  # additive noise, white or low-passed ("brown")
+    if rng.random() < noise_prob:  # additive noise, white or low-passed ("brown")
         noise = torch.randn_like(wav)
         if rng.random() < 0.5:
             noise = torch.cumsum(noise, 0)
@@ -111,14 +124,29 @@ def time_mask(flen, tmax, prob, span, rng):
     return m
 
 
-def collate(batch, rng, train):
-    wavs = [augment(r["wav"].float() / 32768, rng) if train else r["wav"].float() / 32768
+def collate(batch, rng, train, noise_prob=0.0):
+    wavs = [augment(r["wav"].float() / 32768, rng, noise_prob) if train else r["wav"].float() / 32768
             for r in batch]
     lens = torch.tensor([w.numel() for w in wavs])
     x = torch.zeros(len(wavs), int(lens.max()))
     for i, w in enumerate(wavs):
         x[i, : w.numel()] = w
     return x, lens
+
+
+def uniform_alignment(flen, ids_list, tmax, margin=6):
+    """Frame targets that spread each utterance's tokens evenly over its speech
+    region (the corpus is trimmed to ~0.12 s = 6 frames of silence each side);
+    frames outside get blank, padding gets -100. A cheap stand-in for the
+    alignment CTC has not found yet, used only to leave the blank plateau early."""
+    tgt = torch.full((len(ids_list), tmax), -100, dtype=torch.long)
+    for b, (n, ids) in enumerate(zip(flen.tolist(), ids_list)):
+        tgt[b, :n] = 0
+        a, e = min(margin, n // 4), max(n - margin, n - n // 4)
+        if e > a and ids:
+            pos = torch.arange(e - a)
+            tgt[b, a:e] = torch.tensor(ids)[pos * len(ids) // (e - a)]
+    return tgt
 
 
 def dev_wer(net, dev, sp, bs=16):
@@ -164,7 +192,14 @@ def main():
     tok_dir = os.path.join(args.scratch, "tok")
     os.makedirs(tok_dir, exist_ok=True)
     texts = sorted({r["text"] for r in recs})
-    sp = train_tokenizer(texts, os.path.join(tok_dir, "tokenizer"), args.vocab)
+    if args.init_from:  # keep the token ids the weights were trained with
+        import shutil
+        shutil.copyfile(os.path.join(args.init_from, "tokenizer.ckpt"),
+                        os.path.join(tok_dir, "tokenizer.model"))
+        sp = spm.SentencePieceProcessor()
+        sp.load(os.path.join(tok_dir, "tokenizer.model"))
+    else:
+        sp = train_tokenizer(texts, os.path.join(tok_dir, "tokenizer"), args.vocab)
     for r in recs:
         r["ids"] = sp.encode_as_ids(r["text"])
 
@@ -181,10 +216,21 @@ def main():
                intermediate_size=4 * args.hidden, vocab_size=args.vocab,
                conv_dim=[64, 96, 128, 128, 128, 128, 128])
     net = model_lib.DemoASR(cfg, args.dnn_neurons, args.vocab, 0.15, True, True)
+    if args.init_from:
+        net.wav2vec2.load_state_dict(torch.load(os.path.join(args.init_from, "wav2vec2.ckpt")))
+        torch.nn.ModuleList([net.enc, net.ctc_lin]).load_state_dict(
+            torch.load(os.path.join(args.init_from, "asr.ckpt")))
+        print(f"initialised from {args.init_from}", flush=True)
     n_params = sum(p.numel() for p in net.parameters())
     print(f"parameters {n_params / 1e6:.2f} M", flush=True)
-    opt = torch.optim.AdamW(net.parameters(), lr=args.lr, betas=(0.9, 0.98), weight_decay=0.01)
-    steps_per_epoch = len(make_batches(epoch_items(train, 1), args.batch_seconds, random.Random(0)))
+    fe = list(net.wav2vec2.model.feature_extractor.parameters())
+    fe_ids = {id(p) for p in fe}
+    opt = torch.optim.AdamW(
+        [{"params": fe, "mult": args.fe_lr_mult},
+         {"params": [p for p in net.parameters() if id(p) not in fe_ids], "mult": 1.0}],
+        lr=args.lr, betas=(0.9, 0.98), weight_decay=0.01)
+    steps_per_epoch = int(len(make_batches(epoch_items(train, 1), args.batch_seconds,
+                                           random.Random(0))) * args.epoch_fraction)
     total = steps_per_epoch * args.epochs
     step, t0, audio_s, best = 0, time.time(), 0.0, 1e9
 
@@ -211,8 +257,12 @@ def main():
     stop = False
     for epoch in range(1, args.epochs + 1):
         run_loss, run_n = 0.0, 0
-        for batch in make_batches(epoch_items(train, epoch), args.batch_seconds, rng):
-            x, lens = collate(batch, rng, True)
+        batches = make_batches(epoch_items(train, epoch), args.batch_seconds, rng)
+        batches = batches[: max(1, int(len(batches) * args.epoch_fraction))]
+        if epoch == 1 and args.ascending_first_epoch:
+            batches.sort(key=lambda b: b[0]["n"])
+        for batch in batches:
+            x, lens = collate(batch, rng, True, args.noise_prob)
             tmax = int(net.wav2vec2.model.frames(torch.tensor(x.shape[1])))
             flen = net.wav2vec2.model.frames(lens)
             tm = time_mask(flen, tmax, cfg["mask_time_prob"], cfg["mask_time_length"], rng)
@@ -221,8 +271,12 @@ def main():
             tlen = torch.tensor([len(r["ids"]) for r in batch])
             loss = F.ctc_loss(logp.transpose(0, 1), tgt, flen, tlen, blank=0,
                               reduction="mean", zero_infinity=True)
+            if step < args.ce_warmup_steps:
+                ua = uniform_alignment(flen, [r["ids"] for r in batch], logp.shape[1])
+                loss = loss + args.ce_weight * F.nll_loss(logp.reshape(-1, logp.shape[-1]), ua.flatten(),
+                                         ignore_index=-100)
             for g in opt.param_groups:
-                g["lr"] = lr_at(step)
+                g["lr"] = lr_at(step) * g["mult"]
             opt.zero_grad()
             loss.backward()
             torch.nn.utils.clip_grad_norm_(net.parameters(), 5.0)
@@ -263,7 +317,7 @@ def main():
             log = open(csv_path, "a", newline="")
             wr = csv.writer(log)
         plot.write_svg(csv_path, os.path.join(args.out, "loss_curve.svg"))
-        if stop:
+        if stop or epoch == args.stop_after_epochs:
             break
     log.close()
     plot.write_svg(csv_path, os.path.join(args.out, "loss_curve.svg"))
