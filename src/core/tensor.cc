@@ -41,6 +41,18 @@ void Tensor::resize(Shape shape) {
   shape_ = std::move(shape);
 }
 
+void Tensor::resize_preserving(Shape shape) {
+  int64_t count = shape_numel(shape);
+  if (static_cast<size_t>(count) > storage_.capacity()) {
+    AlignedBuffer grown;
+    grown.reserve(static_cast<size_t>(count));
+    std::copy(data(), data() + numel_, grown.data());
+    storage_ = std::move(grown);
+  }
+  numel_ = count;
+  shape_ = std::move(shape);
+}
+
 void Tensor::fill(float value) {
   std::fill(data(), data() + numel_, value);
 }

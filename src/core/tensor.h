@@ -42,6 +42,8 @@ class Tensor {
 
   // Contents are unspecified after a resize that grows the storage.
   void resize(Shape shape);
+  // Keeps the first min(old, new) elements, in row-major order.
+  void resize_preserving(Shape shape);
   void fill(float value);
 
   float* data() { return storage_.data(); }

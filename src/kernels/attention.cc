@@ -58,7 +58,10 @@ void self_attention(const float* q, const float* k, const float* v, int64_t ld, 
                     int64_t valid_frames, int64_t heads, int64_t head_dim, float scale, float* out,
                     int64_t ld_out, AlignedBuffer& scratch) {
   if (frames == 0) return;
-  const int64_t keys = std::max<int64_t>(1, std::min(valid_frames, frames));
+  // All frames take part in the products (stable shapes); keys past
+  // valid_frames get probability 0.
+  const int64_t keys = frames;
+  const int64_t valid = std::max<int64_t>(1, std::min(valid_frames, frames));
   const int64_t block = std::min(kQueryBlock, frames);
   scratch.reserve(static_cast<size_t>(heads * block * keys));
   float* scores = scratch.data();
@@ -71,7 +74,7 @@ void self_attention(const float* q, const float* k, const float* v, int64_t ld, 
     StridedMatrix query{{heads, rows, head_dim}, {head_dim, ld, 1}};
     StridedMatrix score{{heads, rows, keys}, {rows * keys, keys, 1}};
     run_matmul(query, q + start * ld, key_t, k, score, scores, scale);
-    softmax_rows_prefix(scores, heads * rows, keys, keys);
+    softmax_rows_prefix(scores, heads * rows, valid, keys);
     StridedMatrix context{{heads, rows, head_dim}, {head_dim, ld_out, 1}};
     run_matmul(score, scores, value, v, context, out + start * ld_out, 1.0f);
   }

@@ -129,6 +129,7 @@ void softmax_rows_prefix(float* x, int64_t rows, int64_t valid, int64_t ld) {
     }
     float inv = 1.0f / sum;
     for (int64_t c = 0; c < valid; ++c) row[c] *= inv;
+    std::fill(row + valid, row + ld, 0.0f);
   }
 }
 

@@ -39,8 +39,8 @@ void add_inplace(float* y, const float* x, int64_t n);
 // Numerically stable log-softmax of each row.
 void log_softmax_rows(float* x, int64_t rows, int64_t cols);
 
-// Softmax over the first `valid` columns of each row (row stride ld); the
-// remaining columns are left untouched.
+// Softmax over the first `valid` columns of each row of width ld; the
+// remaining columns are set to 0 (masked keys).
 void softmax_rows_prefix(float* x, int64_t rows, int64_t valid, int64_t ld);
 
 }  // namespace quasr::kernels

@@ -20,10 +20,11 @@ bool AsrModel::uses_attention_mask() const {
 }
 
 void AsrModel::forward_prepared(Workspace& ws, Tensor& log_probs) const {
-  parts_.encoder->forward(ws.input.data(), ws.input.numel(), ws, ws.hidden);
+  const int64_t frames = parts_.encoder->forward(ws.input.data(), ws.input.numel(), ws, ws.hidden);
   if (parts_.output_norm.enabled)
-    kernels::normalize_all(ws.hidden.data(), ws.hidden.numel(), parts_.output_norm.eps);
+    kernels::normalize_all(ws.hidden.data(), frames * ws.hidden.dim(1), parts_.output_norm.eps);
   parts_.head->forward(ws.hidden, ws, log_probs);
+  log_probs.resize({frames, log_probs.dim(1)});  // drop the padding rows
 }
 
 void AsrModel::log_probs(const float* wav, int64_t samples, Workspace& ws,

@@ -1,5 +1,6 @@
 #include "model/wav2vec2_encoder.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 
@@ -14,6 +15,7 @@ using kernels::Activation;
 namespace {
 // Hugging Face hard-codes this epsilon for the extractor norms (not layer_norm_eps).
 constexpr float kExtractorNormEps = 1e-5f;
+constexpr int64_t kFrameBucket = 32;
 
 std::string layer_path(const char* container, int index) {
   return std::string(container) + "." + std::to_string(index);
@@ -219,14 +221,25 @@ int64_t Wav2Vec2Encoder::forward(const float* wav, int64_t samples, Workspace& w
     std::swap(current, next);
   }
   const int64_t frames = current->dim(0);
-  if (projection_norm_) projection_norm_->forward(current->data(), frames, current->data());
-  hidden.resize({frames, config_.hidden_size});
-  projection_->forward(current->data(), frames, hidden.data());
-  if (frames == 0) return 0;
+  if (frames == 0) {
+    hidden.resize({0, config_.hidden_size});
+    return 0;
+  }
+  // The transformer runs on frames rounded up to a bucket, the extra rows
+  // zeroed (as HF zeroes masked frames) and masked out of attention: valid
+  // rows are unchanged, and a few matmul shapes serve every utterance length.
+  const int64_t padded = (frames + kFrameBucket - 1) / kFrameBucket * kFrameBucket;
+  const int64_t channels = current->dim(1);
+  current->resize_preserving({padded, channels});
+  std::fill(current->data() + frames * channels, current->data() + padded * channels, 0.0f);
+  if (projection_norm_) projection_norm_->forward(current->data(), padded, current->data());
+  hidden.resize({padded, config_.hidden_size});
+  projection_->forward(current->data(), padded, hidden.data());
+  std::fill(hidden.data() + frames * config_.hidden_size, hidden.data() + hidden.numel(), 0.0f);
   positional_conv_.add_to(hidden, ws);
-  if (!config_.do_stable_layer_norm) encoder_norm_->forward(hidden.data(), frames, hidden.data());
+  if (!config_.do_stable_layer_norm) encoder_norm_->forward(hidden.data(), padded, hidden.data());
   for (const TransformerLayer& layer : layers_) layer.forward(hidden, frames, ws);
-  if (config_.do_stable_layer_norm) encoder_norm_->forward(hidden.data(), frames, hidden.data());
+  if (config_.do_stable_layer_norm) encoder_norm_->forward(hidden.data(), padded, hidden.data());
   return frames;
 }
 

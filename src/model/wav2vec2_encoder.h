@@ -82,7 +82,8 @@ class Wav2Vec2Encoder {
   Wav2Vec2Encoder(const BuildContext& ctx, const Wav2Vec2Config& config);
 
   // wav: [samples] mono 16 kHz (already normalised if the model wants it).
-  // hidden: [frames, hidden_size]. Returns frames.
+  // hidden: [padded, hidden_size], padded >= frames (a multiple of 32); rows
+  // past `frames` are padding. Returns frames.
   int64_t forward(const float* wav, int64_t samples, Workspace& ws, Tensor& hidden) const;
   const Wav2Vec2Config& config() const { return config_; }
 
