@@ -2,6 +2,7 @@
 # Installs dependencies, builds quasr (Release) and runs the whole test suite.
 # QUASR_SANITIZE=1 builds into build-asan with AddressSanitizer + UBSan instead.
 set -euo pipefail
+export OMP_WAIT_POLICY="${OMP_WAIT_POLICY:-passive}"  # shared cores: sleep, do not spin
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
 build=build
