@@ -20,6 +20,7 @@ struct TranscribeOptions {
   std::string logits;
   int threads = 0;
   bool batch = false;
+  double max_window_seconds = 60.0;
 };
 
 int run_transcribe(const TranscribeOptions& options) {
@@ -37,8 +38,10 @@ int run_transcribe(const TranscribeOptions& options) {
     log_probs = model->batch_log_probs(wavs, ws);
   } else {
     log_probs.resize(wavs.size());
+    const auto window = static_cast<int64_t>(options.max_window_seconds * 16000);
     for (size_t i = 0; i < wavs.size(); ++i)
-      model->log_probs(wavs[i].data(), static_cast<int64_t>(wavs[i].size()), ws, log_probs[i]);
+      model->log_probs_windowed(wavs[i].data(), static_cast<int64_t>(wavs[i].size()), window, ws,
+                                log_probs[i]);
   }
   if (!options.logits.empty()) write_npy_f32(options.logits, log_probs[0]);
   for (size_t i = 0; i < wavs.size(); ++i)
@@ -60,6 +63,9 @@ Action add_transcribe_command(CLI::App& app) {
                       "Also write the float32 log-probabilities [frames, vocab] of the one input "
                       "file as a NumPy .npy file");
   command->add_option("--threads", options->threads, "Threads (default: all cores)");
+  command->add_option("--max-window-seconds", options->max_window_seconds,
+                      "Recordings longer than this run in consecutive windows of this length, so "
+                      "memory stays bounded (default 60; 0 = never split)");
   command->add_flag("--batch", options->batch,
                     "Run all files as one padded batch with the checkpoint format's batching "
                     "semantics (default: one at a time)");

@@ -36,6 +36,26 @@ void AsrModel::log_probs(const float* wav, int64_t samples, Workspace& ws,
   forward_prepared(ws, log_probs);
 }
 
+void AsrModel::log_probs_windowed(const float* wav, int64_t samples, int64_t max_samples,
+                                  Workspace& ws, Tensor& log_probs) const {
+  if (max_samples <= 0 || samples <= max_samples) {
+    this->log_probs(wav, samples, ws, log_probs);
+    return;
+  }
+  Tensor window;
+  int64_t rows = 0;
+  for (int64_t start = 0; start < samples; start += max_samples) {
+    int64_t length = std::min(max_samples, samples - start);
+    this->log_probs(wav + start, length, ws, window);
+    if (window.dim(0) == 0) continue;
+    log_probs.resize_preserving({rows + window.dim(0), window.dim(1)});
+    std::memcpy(log_probs.data() + rows * window.dim(1), window.data(),
+                sizeof(float) * window.numel());
+    rows += window.dim(0);
+  }
+  if (rows == 0) log_probs.resize({0, vocab_size()});
+}
+
 std::vector<Tensor> AsrModel::batch_log_probs(const std::vector<std::vector<float>>& wavs,
                                               Workspace& ws) const {
   std::vector<Tensor> results(wavs.size());

@@ -68,6 +68,13 @@ class AsrModel {
   // utterance alone, as each format's transcribe_file does it.
   void log_probs(const float* wav, int64_t samples, Workspace& ws, Tensor& log_probs) const;
 
+  // Bounded memory for long recordings: audio longer than max_samples is cut
+  // into consecutive windows of max_samples, each run alone, and the windows'
+  // log-probs are concatenated (context does not cross a cut). Input no
+  // longer than one window gives exactly log_probs().
+  void log_probs_windowed(const float* wav, int64_t samples, int64_t max_samples, Workspace& ws,
+                          Tensor& log_probs) const;
+
   // Several utterances as one padded batch, with the format's own semantics:
   // HF with attention mask → each equals its unbatched result; HF without mask
   // (group-norm models) and SpeechBrain EncoderASR → zero padding to the
