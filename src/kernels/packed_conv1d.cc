@@ -38,7 +38,7 @@ PackedConv1dF32::PackedConv1dF32(const Conv1dShape& shape, const float* weight, 
                                  Activation activation)
     : shape_(shape), activation_(activation), has_bias_(bias != nullptr) {
   auto& engine = cpu_engine();
-  auto pd = make_pd(kLargestBlock, weights_desc_any());
+  auto pd = make_pd(kLargestConvBlock, weights_desc_any());
   weights_ = dnnl::memory(pd.weights_desc(), engine);
   const Conv1dShape& s = shape_;
   dnnl::memory::desc plain =
@@ -100,25 +100,23 @@ void PackedConv1dF32::run(const float* x, int64_t t_in, float* y) const {
     x = padded.data();
     t_in += 2 * s.padding;
   }
-  // Output frames in power-of-two blocks: a handful of primitive shapes serve
-  // every utterance length, so oneDNN never JIT-compiles per utterance.
-  int64_t done = 0;
-  while (t_out - done >= kSmallestBlock) {
-    int64_t block = kLargestBlock;
-    while (block > t_out - done) block /= 2;
-    run_block(x + done * s.stride * s.in_channels, block, y + done * s.out_channels);
-    done += block;
-  }
-  if (done == t_out) return;
-  // The last few frames: a zero-extended smallest block, of which we keep the head.
-  const int64_t rest = t_out - done;
-  const int64_t available = t_in - done * s.stride;
-  tail_in.assign(static_cast<size_t>(block_input_length(kSmallestBlock) * s.in_channels), 0.0f);
-  std::memcpy(tail_in.data(), x + done * s.stride * s.in_channels,
-              sizeof(float) * available * s.in_channels);
-  tail_out.resize(static_cast<size_t>(kSmallestBlock * s.out_channels));
-  run_block(tail_in.data(), kSmallestBlock, tail_out.data());
-  std::memcpy(y + done * s.out_channels, tail_out.data(), sizeof(float) * rest * s.out_channels);
+  for_each_output_block(
+      t_out,
+      [&](int64_t first, int64_t frames) {
+        run_block(x + first * s.stride * s.in_channels, frames, y + first * s.out_channels);
+      },
+      [&](int64_t first, int64_t frames) {
+        // A zero-extended smallest block, of which the head is kept.
+        const int64_t available = t_in - first * s.stride;
+        tail_in.assign(static_cast<size_t>(block_input_length(kSmallestConvBlock) * s.in_channels),
+                       0.0f);
+        std::memcpy(tail_in.data(), x + first * s.stride * s.in_channels,
+                    sizeof(float) * available * s.in_channels);
+        tail_out.resize(static_cast<size_t>(kSmallestConvBlock * s.out_channels));
+        run_block(tail_in.data(), kSmallestConvBlock, tail_out.data());
+        std::memcpy(y + first * s.out_channels, tail_out.data(),
+                    sizeof(float) * frames * s.out_channels);
+      });
 }
 
 }  // namespace quasr::kernels

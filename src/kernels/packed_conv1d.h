@@ -34,6 +34,25 @@ struct Conv1dShape {
   }
 };
 
+// Convolutions run their output frames in power-of-two blocks so that a
+// handful of oneDNN primitive shapes serve every utterance length (oneDNN
+// JIT-compiles one kernel per shape). Calls block(first, frames) for blocks of
+// kLargestConvBlock..kSmallestConvBlock frames, then tail(first, frames) once
+// for fewer than kSmallestConvBlock remaining frames, if any.
+constexpr int64_t kLargestConvBlock = 1024;
+constexpr int64_t kSmallestConvBlock = 16;
+template <typename Block, typename Tail>
+void for_each_output_block(int64_t t_out, Block&& block, Tail&& tail) {
+  int64_t done = 0;
+  while (t_out - done >= kSmallestConvBlock) {
+    int64_t frames = kLargestConvBlock;
+    while (frames > t_out - done) frames /= 2;
+    block(done, frames);
+    done += frames;
+  }
+  if (done < t_out) tail(done, t_out - done);
+}
+
 class PackedConv1dF32 {
  public:
   // bias may be null.
@@ -50,8 +69,6 @@ class PackedConv1dF32 {
     dnnl::convolution_forward primitive;
     dnnl::memory weights;  // weights_ itself, or a reorder of it this length needs
   };
-  static constexpr int64_t kLargestBlock = 1024;
-  static constexpr int64_t kSmallestBlock = 16;
   int64_t block_input_length(int64_t frames_out) const {
     return (frames_out - 1) * shape_.stride + shape_.kernel;
   }

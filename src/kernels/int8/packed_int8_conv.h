@@ -36,6 +36,7 @@ class PackedInt8Conv {
   dnnl::memory::desc weights_desc(dnnl::memory::format_tag format) const;
   dnnl::convolution_forward::primitive_desc make_pd(int64_t t_in) const;
   Prepared prepared_for(int64_t t_in) const;
+  void run_block(const uint8_t* q, int64_t frames_out, void* y) const;
 
   Conv1dShape shape_;
   dnnl::memory::data_type dst_type_;
