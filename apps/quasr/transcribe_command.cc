@@ -1,4 +1,5 @@
 #include <cstdio>
+#include <filesystem>
 #include <memory>
 #include <string>
 #include <vector>
@@ -27,6 +28,12 @@ int run_transcribe(const TranscribeOptions& options) {
   if (!options.logits.empty() && options.files.size() != 1)
     throw Error("--logits " + options.logits + ": takes exactly one input file (got " +
                 std::to_string(options.files.size()) + ")");
+  if (!options.logits.empty()) {
+    // Fail before any work when the output folder does not exist.
+    std::filesystem::path parent = std::filesystem::path(options.logits).parent_path();
+    if (!parent.empty() && !std::filesystem::is_directory(parent))
+      throw Error(options.logits + ": output folder " + parent.string() + " does not exist");
+  }
   kernels::set_num_threads(options.threads);
   // Decode every file first: a bad file fails before any output is produced.
   std::vector<std::vector<float>> wavs;

@@ -86,7 +86,7 @@ TEST_F(TranscribeErrors, LogitsWithTwoFiles) {
 TEST_F(TranscribeErrors, LogitsIntoMissingDirectory) {
   const std::string target = out_dir_ + "/missing/logits.npy";
   const Outcome outcome = run_quasr({"transcribe", "--model", model_, "--logits", target, utt0_});
-  expect_error(outcome, 1, {out_dir_ + "/missing", "No such file or directory"});
+  expect_error(outcome, 1, {out_dir_ + "/missing", "does not exist"});
   EXPECT_FALSE(fs::exists(target));
   expect_no_output();  // no temporary or partial file next to the missing folder
 }
