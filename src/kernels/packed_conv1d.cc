@@ -50,8 +50,7 @@ PackedConv1dF32::PackedConv1dF32(const Conv1dShape& shape, const float* weight, 
   dnnl::memory source(plain, engine, const_cast<float*>(weight));
   dnnl::reorder(source, weights_).execute(cpu_stream(), source, weights_);
   if (has_bias_) {
-    bias_ = dnnl::memory({{s.out_channels}, dt::f32, tag::a}, engine);
-    std::memcpy(bias_.get_data_handle(), bias, sizeof(float) * s.out_channels);
+    bias_ = make_f32_vector(bias, s.out_channels);
   }
   cpu_stream().wait();
 }
@@ -64,13 +63,7 @@ PackedConv1dF32::Prepared PackedConv1dF32::prepared_for(int64_t frames_out) cons
   // Ask for the layout oneDNN prefers at this length; it is almost always the
   // packed one, and otherwise the weights are reordered once for this length.
   auto pd = make_pd(frames_out, weights_desc_any());
-  dnnl::memory weights = weights_;
-  if (pd.weights_desc() != weights_.get_desc()) {
-    dnnl::memory packed = weights_;
-    weights = dnnl::memory(pd.weights_desc(), cpu_engine());
-    dnnl::reorder(packed, weights).execute(cpu_stream(), packed, weights);
-    cpu_stream().wait();
-  }
+  dnnl::memory weights = weights_in_layout(weights_, pd.weights_desc());
   return prepared_.emplace(frames_out, Prepared{dnnl::convolution_forward(pd), weights})
       .first->second;
 }

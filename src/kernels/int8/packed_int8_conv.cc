@@ -44,8 +44,7 @@ PackedInt8Conv::PackedInt8Conv(const Conv1dShape& shape, const int8_t* weight, d
                       const_cast<int8_t*>(weight));
   dnnl::reorder(source, weights_).execute(cpu_stream(), source, weights_);
   if (has_bias_) {
-    bias_ = dnnl::memory({{shape_.out_channels}, dt::f32, tag::a}, engine);
-    std::memcpy(bias_.get_data_handle(), bias, sizeof(float) * shape_.out_channels);
+    bias_ = make_f32_vector(bias, shape_.out_channels);
   }
   cpu_stream().wait();
 }
@@ -57,13 +56,7 @@ PackedInt8Conv::Prepared PackedInt8Conv::prepared_for(int64_t t_in) const {
   if (prepared_.size() >= kMaxCachedShapes) prepared_.clear();
   // The layout oneDNN prefers can depend on the length; reorder once if so.
   auto pd = make_pd(t_in);
-  dnnl::memory weights = weights_;
-  if (pd.weights_desc() != weights_.get_desc()) {
-    dnnl::memory packed = weights_;
-    weights = dnnl::memory(pd.weights_desc(), cpu_engine());
-    dnnl::reorder(packed, weights).execute(cpu_stream(), packed, weights);
-    cpu_stream().wait();
-  }
+  dnnl::memory weights = weights_in_layout(weights_, pd.weights_desc());
   return prepared_.emplace(t_in, Prepared{dnnl::convolution_forward(pd), weights}).first->second;
 }
 
