@@ -15,9 +15,24 @@ fi
 mkdir -p "$SCRATCH"
 # 1. Speech: eval + calib into data/demo, training audio into $SCRATCH (one process).
 nice -n 10 /usr/bin/python3 synthesize.py --scratch "$SCRATCH" --seed "$SEED"
-# 2. Train (1 thread); writes models/demo after every epoch that improves dev WER.
+# 2. Train (1 thread). Stage 1 from scratch: 6 epochs of a 12-epoch schedule
+#    (each epoch = a quarter of the corpus), then stage 2 continues from its last
+#    checkpoint with a higher learning rate annealed to the deadline (or 20 epochs).
+#    Each epoch writes the folder; models/demo gets it when the dev WER improves.
 DEADLINE=${1:-}
-nice -n 10 /usr/bin/python3 train.py --scratch "$SCRATCH" --seed "$SEED" --epochs 6 \
-  --batch-seconds 30 ${DEADLINE:+--deadline "$DEADLINE"} 2>&1 | tee "$SCRATCH/train.log"
+nice -n 10 /usr/bin/python3 train.py --scratch "$SCRATCH" --seed "$SEED" \
+  --layers 4 --hidden 192 --dnn-neurons 256 --vocab 64 \
+  --fe-lr-mult 0.1 --ce-warmup-steps 500 --ce-weight 0.5 --ascending-first-epoch \
+  --noise-prob 0.3 --lr 1e-3 --warmup 200 --batch-seconds 16 --epochs 12 --epoch-fraction 0.25 \
+  --stop-after-epochs 6 2>&1 | tee "$SCRATCH/train_stage1.log"
+cp ../../models/demo/loss_curve.csv "$SCRATCH/loss_curve_stage1.csv"
+rm -rf "$SCRATCH/init_stage2" && cp -r "$SCRATCH/ckpt/last" "$SCRATCH/init_stage2"
+nice -n 10 /usr/bin/python3 train.py --scratch "$SCRATCH" --seed "$SEED" --layers 4 \
+  --init-from "$SCRATCH/init_stage2" --fe-lr-mult 0.3 --noise-prob 0.2 --lr 1.5e-3 --warmup 50 \
+  --batch-seconds 16 --epochs 20 --epoch-fraction 0.25 ${DEADLINE:+--deadline "$DEADLINE"} \
+  2>&1 | tee "$SCRATCH/train_stage2.log"
+cp ../../models/demo/loss_curve.csv "$SCRATCH/loss_curve_stage2.csv"
+/usr/bin/python3 merge_curves.py ../../models/demo/loss_curve.csv \
+  "$SCRATCH/loss_curve_stage1.csv" "$SCRATCH/loss_curve_stage2.csv"
 # 3. Greedy CTC WER per split (seen_voice / held_out_voice).
 /usr/bin/python3 evaluate.py --hyps "$SCRATCH/eval_hyps.jsonl" | tee ../../models/demo/eval_wer.json
