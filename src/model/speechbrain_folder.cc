@@ -78,7 +78,6 @@ LobeSettings read_lobe(const YAML::Node& root, const std::string& source_file) {
 // The LeakyReLU slope of the `enc` stack; any other activation is refused.
 float read_enc_activation(const YAML::Node& root, const std::string& source_file) {
   float slope = kDefaultLeakySlope;
-  bool seen = false;
   std::function<void(const YAML::Node&)> visit = [&](const YAML::Node& node) {
     const std::string& tag = node.Tag();
     if (tag.find("torch.nn.") != std::string::npos && tag.find("ReLU") != std::string::npos) {
@@ -86,7 +85,6 @@ float read_enc_activation(const YAML::Node& root, const std::string& source_file
         throw Error(source_file + ": enc activation '" + tag +
                     "' is not supported (LeakyReLU only)");
       if (node.IsMap() && node["negative_slope"]) slope = node["negative_slope"].as<float>();
-      seen = true;
     }
     if (node.IsMap())
       for (const auto& child : node) visit(child.second);
@@ -94,7 +92,6 @@ float read_enc_activation(const YAML::Node& root, const std::string& source_file
       for (const auto& child : node) visit(child);
   };
   if (root["enc"]) visit(root["enc"]);
-  (void)seen;
   return slope;
 }
 

@@ -31,44 +31,30 @@ void accumulate_sqnr(const float* reference, const float* candidate, int64_t cou
   }
 }
 
-class ComparingLinear : public model::LinearBackend {
+// Runs an int8 backend and, beside it, its fp32 twin on the same input, adding
+// their output difference to the leaf's SQNR. Backend is LinearBackend or
+// Conv1dBackend; output_count maps the call's size (rows / t_in) to floats out.
+template <typename Backend>
+class ComparingBackend : public Backend {
  public:
-  ComparingLinear(std::unique_ptr<model::LinearBackend> fp32,
-                  std::unique_ptr<model::LinearBackend> int8, int64_t out, SqnrStats* stats)
-      : int8_(std::move(int8)), fp32_(std::move(fp32)), out_(out), stats_(stats) {}
-  void run(const float* x, int64_t rows, float* y) const override {
-    int8_->run(x, rows, y);
-    reference_.resize(static_cast<size_t>(rows * out_));
-    fp32_->run(x, rows, reference_.data());
-    accumulate_sqnr(reference_.data(), y, rows * out_, stats_);
-  }
-  std::unique_ptr<model::LinearBackend> int8_;
-
- private:
-  std::unique_ptr<model::LinearBackend> fp32_;
-  int64_t out_;
-  SqnrStats* stats_;
-  mutable std::vector<float> reference_;
-};
-
-class ComparingConv : public model::Conv1dBackend {
- public:
-  ComparingConv(std::unique_ptr<model::Conv1dBackend> fp32,
-                std::unique_ptr<model::Conv1dBackend> int8, const kernels::Conv1dShape& shape,
-                SqnrStats* stats)
-      : int8_(std::move(int8)), fp32_(std::move(fp32)), shape_(shape), stats_(stats) {}
-  void run(const float* x, int64_t t_in, float* y) const override {
-    int8_->run(x, t_in, y);
-    int64_t count = shape_.output_length(t_in) * shape_.out_channels;
+  ComparingBackend(std::unique_ptr<Backend> fp32, std::unique_ptr<Backend> int8,
+                   std::function<int64_t(int64_t)> output_count, SqnrStats* stats)
+      : int8_(std::move(int8)),
+        fp32_(std::move(fp32)),
+        output_count_(std::move(output_count)),
+        stats_(stats) {}
+  void run(const float* x, int64_t size, float* y) const override {
+    int8_->run(x, size, y);
+    const int64_t count = output_count_(size);
     reference_.resize(static_cast<size_t>(count));
-    fp32_->run(x, t_in, reference_.data());
+    fp32_->run(x, size, reference_.data());
     accumulate_sqnr(reference_.data(), y, count, stats_);
   }
-  std::unique_ptr<model::Conv1dBackend> int8_;
+  std::unique_ptr<Backend> int8_;
 
  private:
-  std::unique_ptr<model::Conv1dBackend> fp32_;
-  kernels::Conv1dShape shape_;
+  std::unique_ptr<Backend> fp32_;
+  std::function<int64_t(int64_t)> output_count_;
   SqnrStats* stats_;
   mutable std::vector<float> reference_;
 };
@@ -154,9 +140,11 @@ void install_int8_backend(Leaf* leaf, const model::QuantizedLeaf& q,
   if (auto* linear = dynamic_cast<model::LinearLeaf*>(leaf)) {
     auto int8 = model::make_quantized_linear(q.spec, weights, bias, leaf->activation());
     auto fp32 = linear->take_backend();
-    linear->set_backend(std::make_unique<ComparingLinear>(std::move(fp32), std::move(int8),
-                                                          linear->out_features(), sqnr),
-                        q.spec.scheme);
+    const int64_t out = linear->out_features();
+    linear->set_backend(
+        std::make_unique<ComparingBackend<model::LinearBackend>>(
+            std::move(fp32), std::move(int8), [out](int64_t rows) { return rows * out; }, sqnr),
+        q.spec.scheme);
   } else if (auto* conv = dynamic_cast<model::Conv1dLeaf*>(leaf)) {
     auto int8 =
         model::make_quantized_conv(q.spec, conv->shape(), weights, bias, leaf->activation());
@@ -169,7 +157,9 @@ void install_int8_backend(Leaf* leaf, const model::QuantizedLeaf& q,
     int8->run(probe_in.data(), probe_frames, probe_out.data());
     auto fp32 = conv->take_backend();
     conv->set_backend(
-        std::make_unique<ComparingConv>(std::move(fp32), std::move(int8), conv->shape(), sqnr),
+        std::make_unique<ComparingBackend<model::Conv1dBackend>>(
+            std::move(fp32), std::move(int8),
+            [shape](int64_t t_in) { return shape.output_length(t_in) * shape.out_channels; }, sqnr),
         q.spec.scheme);
   }
 }
@@ -180,11 +170,11 @@ void unwrap(std::vector<PlannedLeaf>& planned) {
     if (p.plan.scheme == Scheme::kFp32) continue;
     if (auto* linear = dynamic_cast<model::LinearLeaf*>(p.plan.leaf)) {
       auto backend = linear->take_backend();
-      auto* comparing = static_cast<ComparingLinear*>(backend.get());
+      auto* comparing = static_cast<ComparingBackend<model::LinearBackend>*>(backend.get());
       linear->set_backend(std::move(comparing->int8_), scheme_name(p.plan.scheme));
     } else if (auto* conv = dynamic_cast<model::Conv1dLeaf*>(p.plan.leaf)) {
       auto backend = conv->take_backend();
-      auto* comparing = static_cast<ComparingConv*>(backend.get());
+      auto* comparing = static_cast<ComparingBackend<model::Conv1dBackend>*>(backend.get());
       conv->set_backend(std::move(comparing->int8_), scheme_name(p.plan.scheme));
     }
   }
