@@ -37,12 +37,15 @@ void reset_peak_rss() {
   if (clear) clear << "5";
 }
 
-// Hook for per-component encoder timing. The engine does not time its stages
-// yet; once AsrModel reports them, add them here under "encoder.cnn",
-// "encoder.pos_conv", "encoder.transformer" and "head" (seconds). They flow
-// into UtteranceResult::component_s and the per-model totals unchanged.
-void add_engine_components(const model::AsrModel& /*model*/,
-                           std::map<std::string, double>& /*component_s*/) {}
+// The engine's own stage times of the latest forward ("encoder.cnn", ...),
+// beside the audio / encoder / decode totals.
+void add_engine_components(const model::StageTimes& times,
+                           std::map<std::string, double>& component_s) {
+  for (std::size_t k = 0; k < model::StageTimes::kStages; ++k) {
+    const auto stage = static_cast<model::Stage>(k);
+    component_s[model::stage_name(stage)] = times.seconds(stage);
+  }
+}
 
 struct Measured {
   UtteranceResult result;
@@ -72,7 +75,7 @@ Measured measure(const model::AsrModel& model, const BenchItem& item, const Loop
   const double decode_s = seconds_since(decode_start);
   r.e2e_s = seconds_since(start);
   r.component_s = {{"audio", audio_done}, {"encoder", r.encoder_s}, {"decode", decode_s}};
-  add_engine_components(model, r.component_s);
+  add_engine_components(ws.times, r.component_s);
   r.audio_s = static_cast<double>(wav.size()) / kSampleRate;
   r.id = item.utterance.id;
   r.index = item.utterance.index;

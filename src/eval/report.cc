@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <set>
 
 #include "eval/summary_table.h"
 
@@ -176,6 +177,47 @@ std::string markdown_table(const std::vector<ModelResult>& models) {
   return out;
 }
 
+std::string component_table(const std::vector<ModelResult>& models) {
+  std::set<std::string> names;
+  for (const ModelResult& m : models)
+    for (const auto& entry : m.component_s) names.insert(entry.first);
+  if (names.empty()) return "";
+  std::string out = "| Component (RTF, % of encoder) |";
+  std::string rule = "|---|";
+  for (const ModelResult& m : models) {
+    out += " ";
+    out += markdown_escape(m.name);
+    out += " |";
+    rule += "---:|";
+  }
+  out += "\n";
+  out += rule;
+  out += "\n";
+  for (const std::string& name : names) {
+    out += "| ";
+    out += name;
+    out += " |";
+    for (const ModelResult& m : models) {
+      const auto found = m.component_s.find(name);
+      const auto encoder = m.component_s.find("encoder");
+      if (found == m.component_s.end() || m.audio_s <= 0.0) {
+        out += std::string(" ") + kNone + " |";
+        continue;
+      }
+      out += " ";
+      out += format("%.4f", found->second / m.audio_s);
+      if (encoder != m.component_s.end() && encoder->second > 0.0) {
+        out += " (";
+        out += format("%.1f", 100.0 * found->second / encoder->second);
+        out += " %)";
+      }
+      out += " |";
+    }
+    out += "\n";
+  }
+  return out;
+}
+
 std::string markdown_report(const RunResult& run) {
   std::string out = "# quasr bench\n\n";
   char line[512];
@@ -195,6 +237,8 @@ std::string markdown_report(const RunResult& run) {
          ". ΔWER/ΔCER in percentage points; ΔRTF/ΔSize relative. RTF = encoder time / audio "
          "time; latencies are end-to-end per utterance.\n\n";
   out += markdown_table(run.models);
+  const std::string components = component_table(run.models);
+  if (!components.empty()) out += "\n## Where the time goes\n\n" + components;
   for (const ModelResult& model : run.models) {
     out += "\n## " + model.name + "\n\n```\n" + summary_table(model.wer, model.name + " (words)") +
            summary_table(model.cer, model.name + " (characters)", "# Chr") + "```\n";

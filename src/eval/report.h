@@ -20,6 +20,10 @@ std::string markdown_table(const std::vector<ModelResult>& models);
 // Whole report: title, dataset/machine/options lines, markdown_table, an
 // sclite summary (summary_table) per model for words and characters, and the
 // list of skipped utterances when there are any.
+// Per-component time (component_s) as RTF and share of the encoder, one
+// column per model; empty when no model has components.
+std::string component_table(const std::vector<ModelResult>& models);
+
 std::string markdown_report(const RunResult& run);
 
 // Self-contained SVG (no scripts, fonts or external references) plotting WER %

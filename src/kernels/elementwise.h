@@ -15,6 +15,10 @@ namespace quasr::kernels {
 void layer_norm_rows(const float* x, int64_t rows, int64_t cols, const float* gamma,
                      const float* beta, float eps, float* y);
 
+// layer_norm_rows followed by exact GELU, in one pass over the rows.
+void layer_norm_gelu_rows(const float* x, int64_t rows, int64_t cols, const float* gamma,
+                          const float* beta, float eps, float* y);
+
 // GroupNorm with one group per channel on a time-major [frames, channels]
 // array: every channel is normalised over time (wav2vec2 "group" extractor).
 void group_norm_channels(float* x, int64_t frames, int64_t channels, const float* gamma,
@@ -25,7 +29,8 @@ void group_norm_channels(float* x, int64_t frames, int64_t channels, const float
 // Face's zero-mean unit-variance waveform normalisation.
 void normalize_all(float* x, int64_t n, float eps);
 
-// Exact GELU, 0.5 x (1 + erf(x / sqrt 2)).
+// Exact GELU, 0.5 x (1 + erf(x / sqrt 2)); vectorised within 1e-6 relative
+// (kernels/vector_math_avx512.h).
 void gelu_erf(float* x, int64_t n);
 
 void leaky_relu(float* x, int64_t n, float negative_slope);

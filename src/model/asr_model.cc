@@ -23,16 +23,20 @@ void AsrModel::forward_prepared(Workspace& ws, Tensor& log_probs) const {
   const int64_t frames = parts_.encoder->forward(ws.input.data(), ws.input.numel(), ws, ws.hidden);
   if (parts_.output_norm.enabled)
     kernels::normalize_all(ws.hidden.data(), frames * ws.hidden.dim(1), parts_.output_norm.eps);
+  ws.times.mark(Stage::kNormResidual);
   parts_.head->forward(ws.hidden, ws, log_probs);
+  ws.times.mark(Stage::kHead);
   log_probs.resize({frames, log_probs.dim(1)});  // drop the padding rows
 }
 
 void AsrModel::log_probs(const float* wav, int64_t samples, Workspace& ws,
                          Tensor& log_probs) const {
+  ws.times.reset();
   ws.input.resize({samples});
   std::memcpy(ws.input.data(), wav, sizeof(float) * samples);
   if (parts_.input_norm.enabled)
     kernels::normalize_all(ws.input.data(), samples, parts_.input_norm.eps);
+  ws.times.mark(Stage::kInputNorm);
   forward_prepared(ws, log_probs);
 }
 
@@ -65,6 +69,7 @@ std::vector<Tensor> AsrModel::batch_log_probs(const std::vector<std::vector<floa
       log_probs(wavs[i].data(), static_cast<int64_t>(wavs[i].size()), ws, results[i]);
     return results;
   }
+  ws.times.reset();
   size_t longest = 0;
   for (const auto& wav : wavs) longest = std::max(longest, wav.size());
   Tensor full;

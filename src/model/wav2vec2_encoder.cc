@@ -61,11 +61,11 @@ void ConvLayer::forward(const Tensor& x, Tensor& y) const {
   if (norm_ == Norm::kGroup) {
     kernels::group_norm_channels(y.data(), frames, shape.out_channels, norm_weight_.data(),
                                  norm_bias_.data(), kExtractorNormEps);
+    kernels::gelu_erf(y.data(), y.numel());
   } else {
-    kernels::layer_norm_rows(y.data(), frames, shape.out_channels, norm_weight_.data(),
-                             norm_bias_.data(), kExtractorNormEps, y.data());
+    kernels::layer_norm_gelu_rows(y.data(), frames, shape.out_channels, norm_weight_.data(),
+                                  norm_bias_.data(), kExtractorNormEps, y.data());
   }
-  kernels::gelu_erf(y.data(), y.numel());
 }
 
 namespace {
@@ -148,21 +148,27 @@ void TransformerLayer::attention(const float* input, int64_t frames, int64_t val
   ws.key.resize({frames, width});
   ws.value.resize({frames, width});
   ws.context.resize({frames, width});
+  ws.times.mark(Stage::kNormResidual);
   q_proj_.forward(input, frames, ws.query.data());
   k_proj_.forward(input, frames, ws.key.data());
   v_proj_.forward(input, frames, ws.value.data());
+  ws.times.mark(Stage::kAttentionLinears);
   float scale = 1.0f / std::sqrt(static_cast<float>(head_dim_));
   kernels::self_attention(ws.query.data(), ws.key.data(), ws.value.data(), width, frames,
                           valid_frames, heads_, head_dim_, scale, ws.context.data(), width,
                           ws.attention_scores);
+  ws.times.mark(Stage::kAttentionCore);
   out_proj_.forward(ws.context.data(), frames, output);
+  ws.times.mark(Stage::kAttentionLinears);
 }
 
 void TransformerLayer::feed_forward(const float* input, int64_t frames, Workspace& ws,
                                     float* output) const {
   ws.ffn.resize({frames, intermediate_dense_.out_features()});
+  ws.times.mark(Stage::kNormResidual);
   intermediate_dense_.forward(input, frames, ws.ffn.data());
   output_dense_.forward(ws.ffn.data(), frames, output);
+  ws.times.mark(Stage::kFeedForward);
 }
 
 void TransformerLayer::forward(Tensor& hidden, int64_t valid_frames, Workspace& ws) const {
@@ -186,6 +192,7 @@ void TransformerLayer::forward(Tensor& hidden, int64_t valid_frames, Workspace& 
     kernels::add_inplace(ws.pong.data(), x, count);
     final_layer_norm_.forward(ws.pong.data(), frames, x);
   }
+  ws.times.mark(Stage::kNormResidual);
 }
 
 Wav2Vec2Encoder::Wav2Vec2Encoder(const BuildContext& ctx, const Wav2Vec2Config& config)
@@ -220,6 +227,7 @@ int64_t Wav2Vec2Encoder::forward(const float* wav, int64_t samples, Workspace& w
     layer.forward(*current, *next);
     std::swap(current, next);
   }
+  ws.times.mark(Stage::kCnn);
   const int64_t frames = current->dim(0);
   if (frames == 0) {
     hidden.resize({0, config_.hidden_size});
@@ -236,10 +244,13 @@ int64_t Wav2Vec2Encoder::forward(const float* wav, int64_t samples, Workspace& w
   hidden.resize({padded, config_.hidden_size});
   projection_->forward(current->data(), padded, hidden.data());
   std::fill(hidden.data() + frames * config_.hidden_size, hidden.data() + hidden.numel(), 0.0f);
+  ws.times.mark(Stage::kProjection);
   positional_conv_.add_to(hidden, ws);
+  ws.times.mark(Stage::kPosConv);
   if (!config_.do_stable_layer_norm) encoder_norm_->forward(hidden.data(), padded, hidden.data());
   for (const TransformerLayer& layer : layers_) layer.forward(hidden, frames, ws);
   if (config_.do_stable_layer_norm) encoder_norm_->forward(hidden.data(), padded, hidden.data());
+  ws.times.mark(Stage::kNormResidual);
   return frames;
 }
 

@@ -15,6 +15,7 @@
 #include "core/tensor.h"
 #include "model/config.h"
 #include "model/module_tree.h"
+#include "model/stage_times.h"
 
 namespace quasr::model {
 
@@ -31,6 +32,7 @@ struct Workspace {
   Tensor context;
   Tensor ffn;
   AlignedBuffer attention_scores;
+  StageTimes times;  // of the latest forward
 };
 
 class ConvLayer {

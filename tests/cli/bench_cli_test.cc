@@ -153,6 +153,19 @@ TEST(Bench, SeveralModelsSideBySideWithReportAndPlot) {
     EXPECT_GT(m.at("param_bytes_by_dtype").at("f32").get<int64_t>(), 0);
     EXPECT_GT(m.at("audio_s").get<double>(), 0.0);
     EXPECT_GE(m.at("load_s").get<double>(), 0.0);
+    // The engine's stages: all present, each a part of the encoder time.
+    const nlohmann::json& parts = m.at("component_s");
+    const double encoder = parts.at("encoder").get<double>();
+    double stages = 0.0;
+    for (const char* stage :
+         {"encoder.cnn", "encoder.projection", "encoder.pos_conv", "encoder.attention_linears",
+          "encoder.attention_core", "encoder.feed_forward", "encoder.norm_residual", "head"}) {
+      ASSERT_TRUE(parts.contains(stage)) << stage;
+      EXPECT_GT(parts.at(stage).get<double>(), 0.0) << stage;
+      stages += parts.at(stage).get<double>();
+    }
+    EXPECT_LE(stages, encoder * 1.0001);
+    EXPECT_GT(stages, 0.5 * encoder);
   }
   // sb_local weights: wav2vec2.ckpt + asr.ckpt (the tokenizer does not count).
   const std::string sb = fixture_model("sb_local");
@@ -166,6 +179,8 @@ TEST(Bench, SeveralModelsSideBySideWithReportAndPlot) {
   const std::string report = read_file(dir / "out/report.md");
   EXPECT_NE(report.find("| sb"), std::string::npos);
   EXPECT_NE(report.find("| hf"), std::string::npos);
+  EXPECT_NE(report.find("## Where the time goes"), std::string::npos);
+  EXPECT_NE(report.find("| encoder.cnn |"), std::string::npos);
   EXPECT_NE(read_file(dir / "out/plot.svg").find("<svg"), std::string::npos);
   EXPECT_NE(r.out.find("| hf"), std::string::npos);  // the table on stdout
 }

@@ -1,0 +1,116 @@
+// The vectorised exp / GELU / softmax against double-precision references.
+// Run at the CPU's level and (via the isa_ref. prefix) on the scalar path.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <vector>
+
+#include "core/cpu_features.h"
+#include "kernels/elementwise.h"
+#include "kernels/vector_math_avx512.h"
+
+namespace quasr::kernels {
+namespace {
+
+double gelu_reference(double x) {
+  return 0.5 * x * std::erfc(-x / std::sqrt(2.0));
+}
+
+// Dense sweep of [-14, 14] (GELU underflows to denormals below about -13.2).
+std::vector<float> gelu_inputs() {
+  std::vector<float> x;
+  for (double v = -14.0; v <= 14.0; v += 1.0 / 1024) x.push_back(static_cast<float>(v));
+  for (float v : {0.0f, -0.0f, 1e-30f, -1e-30f, 1e-8f, -1e-8f, 50.0f, 1e4f}) x.push_back(v);
+  return x;
+}
+
+TEST(VectorMath, GeluWithinOneMillionthRelativeBothSigns) {
+  std::vector<float> x = gelu_inputs();
+  std::vector<float> y = x;
+  gelu_erf(y.data(), static_cast<int64_t>(y.size()));
+  double worst = 0.0;
+  for (size_t i = 0; i < x.size(); ++i) {
+    double want = gelu_reference(x[i]);
+    if (std::fabs(want) < 1e-37) {
+      EXPECT_LE(std::fabs(y[i]), 1e-37) << "x=" << x[i];
+      continue;
+    }
+    double relative = std::fabs(y[i] - want) / std::fabs(want);
+    worst = std::max(worst, relative);
+    ASSERT_LT(relative, 1e-6) << "x=" << x[i] << " got " << y[i] << " want " << want;
+  }
+  RecordProperty("worst_relative_error", std::to_string(worst));
+}
+
+TEST(VectorMath, LayerNormGeluEqualsLayerNormThenGelu) {
+  const int64_t rows = 5, cols = 37;
+  std::vector<float> x(rows * cols), gamma(cols), beta(cols);
+  for (size_t i = 0; i < x.size(); ++i) x[i] = std::sin(0.37 * i) * 3.0f + 0.1f * (i % 7);
+  for (int64_t c = 0; c < cols; ++c) gamma[c] = 0.5f + 0.03f * c, beta[c] = -0.2f + 0.01f * c;
+  std::vector<float> fused(x.size()), split(x.size());
+  layer_norm_gelu_rows(x.data(), rows, cols, gamma.data(), beta.data(), 1e-5f, fused.data());
+  layer_norm_rows(x.data(), rows, cols, gamma.data(), beta.data(), 1e-5f, split.data());
+  gelu_erf(split.data(), rows * cols);
+  for (size_t i = 0; i < x.size(); ++i) ASSERT_EQ(fused[i], split[i]) << i;
+}
+
+TEST(VectorMath, ExpRelativeErrorBelowThreeTenMillionths) {
+  if (isa_level() < IsaLevel::kAvx512) GTEST_SKIP() << "no AVX-512 on this CPU";
+  std::vector<float> x;
+  for (double v = -87.0; v <= 88.0; v += 1.0 / 64) x.push_back(static_cast<float>(v));
+  for (size_t i = 0; i < x.size(); i += 16) {
+    float in[16] = {}, out[16];
+    for (size_t j = 0; j < 16 && i + j < x.size(); ++j) in[j] = x[i + j];
+    avx512_exp_16(in, out);
+    for (size_t j = 0; j < 16 && i + j < x.size(); ++j) {
+      double want = std::exp(static_cast<double>(in[j]));
+      ASSERT_LT(std::fabs(out[j] - want) / want, 3e-7) << "x=" << in[j];
+    }
+  }
+  float edges[16] = {-200.0f, -104.0f, 89.0f, 200.0f};
+  float out[16];
+  avx512_exp_16(edges, out);
+  EXPECT_EQ(out[0], 0.0f);
+  EXPECT_EQ(out[1], 0.0f);
+  EXPECT_TRUE(std::isinf(out[2]));
+  EXPECT_TRUE(std::isinf(out[3]));
+}
+
+TEST(VectorMath, SoftmaxPrefixMatchesDoubleAndZeroesMaskedKeys) {
+  for (int64_t valid : {1, 15, 16, 17, 100, 257}) {
+    const int64_t ld = valid + 9, rows = 3;
+    std::vector<float> x(rows * ld);
+    for (size_t i = 0; i < x.size(); ++i) x[i] = 12.0f * std::cos(0.71 * i);
+    std::vector<float> y = x;
+    softmax_rows_prefix(y.data(), rows, valid, ld);
+    for (int64_t r = 0; r < rows; ++r) {
+      const float* in = x.data() + r * ld;
+      double top = *std::max_element(in, in + valid), sum = 0.0;
+      for (int64_t c = 0; c < valid; ++c) sum += std::exp(in[c] - top);
+      for (int64_t c = 0; c < valid; ++c) {
+        double want = std::exp(in[c] - top) / sum;
+        ASSERT_NEAR(y[r * ld + c], want, 1e-6 * want + 1e-12) << valid << " " << c;
+      }
+      for (int64_t c = valid; c < ld; ++c) ASSERT_EQ(y[r * ld + c], 0.0f);
+    }
+  }
+}
+
+TEST(VectorMath, LogSoftmaxMatchesDouble) {
+  const int64_t rows = 4, cols = 45;
+  std::vector<float> x(rows * cols);
+  for (size_t i = 0; i < x.size(); ++i) x[i] = 20.0f * std::sin(1.3 * i) - 5.0f;
+  std::vector<float> y = x;
+  log_softmax_rows(y.data(), rows, cols);
+  for (int64_t r = 0; r < rows; ++r) {
+    const float* in = x.data() + r * cols;
+    double top = *std::max_element(in, in + cols), sum = 0.0;
+    for (int64_t c = 0; c < cols; ++c) sum += std::exp(in[c] - top);
+    for (int64_t c = 0; c < cols; ++c)
+      ASSERT_NEAR(y[r * cols + c], in[c] - top - std::log(sum), 1e-5) << r << " " << c;
+  }
+}
+
+}  // namespace
+}  // namespace quasr::kernels
