@@ -139,14 +139,11 @@ Recipe preset_recipe(const std::string& name, const model::AsrModel& model) {
     add(encoder + "feature_projection", Scheme::kStatic);
     add(encoder + "feature_extractor", Scheme::kStatic);
   } else if (name == "int8-all") {
-    // Every Linear dynamic, the feature extractor's convolutions static. The
-    // grouped positional conv stays fp32: oneDNN 2.6 has no int8 kernel for
-    // small channel groups, and it is ~2% of the compute.
+    // Every Linear dynamic, every Conv1d static (the grouped positional conv
+    // included: it runs as im2col GEMMs per group, grouped_int8_conv.h).
     add("*", Scheme::kDynamic);
     for (model::Leaf* leaf : model.leaves())
-      if (leaf->type() == "Conv1d")
-        add(leaf->name(), leaf->name().find("pos_conv_embed") == std::string::npos ? Scheme::kStatic
-                                                                                   : Scheme::kFp32);
+      if (leaf->type() == "Conv1d") add(leaf->name(), Scheme::kStatic);
   } else if (name == "dynamic") {
     for (model::Leaf* leaf : model.leaves())
       if (leaf->type() == "Linear") add(leaf->name(), Scheme::kDynamic);

@@ -19,6 +19,8 @@ TEST(StaticInt8Conv1d, MatchesReference) {
       {1, 16, 10, 5, 0, 1},   // wav2vec2's first layer, scaled down
       {8, 12, 4, 1, 2, 4},    // grouped and padded (positional conv)
       {16, 16, 8, 1, 4, 16},  // depthwise, even kernel, padded
+      {32, 32, 16, 1, 8, 2},  // positional conv scaled down (im2col GEMM per group)
+      {12, 12, 6, 2, 3, 3},   // grouped and strided
   };
   for (const Conv1dShape& s : shapes) {
     const int64_t cols = s.in_channels / s.groups * s.kernel;
@@ -26,7 +28,7 @@ TEST(StaticInt8Conv1d, MatchesReference) {
         testing::random_vector(s.out_channels * cols, 31 + s.kernel, -0.4f, 0.4f);
     std::vector<float> bias = testing::random_vector(s.out_channels, 32);
     Int8Weights w = Int8Weights::quantize(wf.data(), s.out_channels, cols, true);
-    for (int64_t t_in : {10, 11, 40}) {
+    for (int64_t t_in : {10, 11, 40, 150}) {
       if (s.output_length(t_in) <= 0) continue;
       std::vector<float> x = testing::random_vector(t_in * s.in_channels, 33 + t_in, -1.0f, 2.0f);
       for (quant::QuantParams input :
@@ -55,7 +57,8 @@ TEST(StaticInt8Conv1d, MatchesReference) {
 }
 
 TEST(DynamicInt8Conv1d, MatchesReference) {
-  const Conv1dShape shapes[] = {{5, 7, 3, 2, 0, 1}, {8, 12, 4, 1, 2, 4}, {1, 16, 10, 5, 0, 1}};
+  const Conv1dShape shapes[] = {
+      {5, 7, 3, 2, 0, 1}, {8, 12, 4, 1, 2, 4}, {1, 16, 10, 5, 0, 1}, {32, 32, 16, 1, 8, 2}};
   for (const Conv1dShape& s : shapes) {
     const int64_t cols = s.in_channels / s.groups * s.kernel;
     std::vector<float> wf = testing::random_vector(s.out_channels * cols, 51 + s.kernel);
@@ -64,7 +67,7 @@ TEST(DynamicInt8Conv1d, MatchesReference) {
       Int8Weights w = Int8Weights::quantize(wf.data(), s.out_channels, cols, per_channel);
       for (Activation act : {Activation::kNone, Activation::kGelu}) {
         DynamicInt8Conv1d conv(s, w, bias.data(), act);
-        for (int64_t t_in : {10, 37}) {
+        for (int64_t t_in : {10, 37, 150}) {
           std::vector<float> x =
               testing::random_vector(t_in * s.in_channels, 53 + t_in, -0.5f, 2.0f);
           const int64_t t_out = s.output_length(t_in);

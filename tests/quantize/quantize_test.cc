@@ -138,9 +138,8 @@ TEST(QuantizeTest, SavedFolderReloadsToTheSameOutputs) {
     }
   }
   for (const model::ModuleInfo& module : reloaded->modules()) {
-    // int8-all keeps only the grouped positional conv in fp32.
-    bool quantized = (module.type == "Linear" || module.type == "Conv1d") &&
-                     module.name.find("pos_conv_embed") == std::string::npos;
+    // int8-all quantizes every Linear and Conv1d, the positional conv included.
+    bool quantized = module.type == "Linear" || module.type == "Conv1d";
     EXPECT_EQ(module.scheme != "fp32", quantized) << module.name;
   }
   EXPECT_NE(error_of([&] {

@@ -6,6 +6,7 @@
 
 #include "core/error.h"
 #include "kernels/int8/epilogue.h"
+#include "kernels/int8/grouped_int8_conv.h"
 #include "kernels/int8/int8_linear.h"
 #include "kernels/int8/packed_int8_conv.h"
 #include "kernels/int8/packed_int8_matmul.h"
@@ -61,6 +62,32 @@ Conv1dShape unpadded(Conv1dShape s) {
   return s;
 }
 
+// y holds [t_out, n] int32 sums on entry and the float outputs on return.
+void dequantize_rows(float* y, int64_t t_out, int64_t n, const int8_detail::EpilogueRow& row,
+                     IsaLevel isa) {
+#pragma omp parallel for schedule(static) if (t_out * n >= (1 << 12))
+  for (int64_t t = 0; t < t_out; ++t) int8_detail::dequantize_row_in_place(y + t * n, n, row, isa);
+}
+
+int8_detail::EpilogueRow epilogue_row(quant::QuantParams input, const std::vector<float>& w_scales,
+                                      const std::vector<int32_t>& w_sums, const float* bias,
+                                      Activation activation) {
+  int8_detail::EpilogueRow row;
+  row.x_scale = input.scale;
+  row.x_zero_point = input.zero_point;
+  row.w_scales = w_scales.data();
+  row.w_sums = w_sums.data();
+  row.bias = bias;
+  row.activation = activation;
+  return row;
+}
+
+std::vector<float> weight_scales(const Int8Weights& weights) {
+  std::vector<float> scales(static_cast<size_t>(weights.rows()));
+  for (int64_t j = 0; j < weights.rows(); ++j) scales[j] = weights.scale(j);
+  return scales;
+}
+
 }  // namespace
 
 // ----------------------------------------------------------------- static
@@ -80,8 +107,15 @@ StaticInt8Conv1d::StaticInt8Conv1d(const Conv1dShape& shape, const Int8Weights& 
     range_ = quant::u8_range(true);
   }
   if (isa_ == IsaLevel::kRef) {
-    if (bias) reference_bias_.assign(bias, bias + s.out_channels);
+    if (bias) bias_.assign(bias, bias + s.out_channels);
     reference_weights_ = reference_copy(weights);
+    return;
+  }
+  if (s.groups > 1) {
+    if (bias) bias_.assign(bias, bias + s.out_channels);
+    w_scales_ = weight_scales(weights);
+    w_sums_ = weights.row_sums();
+    grouped_ = std::make_unique<int8_detail::GroupedInt8Conv>(unpadded(s), weights.data());
     return;
   }
   std::vector<float> scales(static_cast<size_t>(s.out_channels));
@@ -103,6 +137,7 @@ StaticInt8Conv1d::StaticInt8Conv1d(const Conv1dShape& shape, const Int8Weights& 
 StaticInt8Conv1d::~StaticInt8Conv1d() = default;
 
 std::string StaticInt8Conv1d::implementation(int64_t t_in) const {
+  if (grouped_) return grouped_->implementation();
   return conv_ ? conv_->implementation(t_in + 2 * shape_.padding) : "ref";
 }
 
@@ -111,14 +146,21 @@ void StaticInt8Conv1d::run(const float* x, int64_t t_in, float* y) const {
   if (s.output_length(t_in) == 0) return;
   if (reference_weights_) {
     int8_ref::static_conv1d(x, t_in, s, input_, range_, *reference_weights_,
-                            reference_bias_.empty() ? nullptr : reference_bias_.data(), activation_,
+                            bias_.empty() ? nullptr : bias_.data(), activation_,
                             y);
     return;
   }
   const int64_t t_padded = t_in + 2 * s.padding;
   uint8_t* q = int8_detail::grow(int8_detail::thread_scratch().q, t_padded * s.in_channels);
   quantize_padded(x, t_in, s, input_, range_, q, isa_);
-  conv_->run(q, t_padded, y);
+  if (!grouped_) {
+    conv_->run(q, t_padded, y);
+    return;
+  }
+  grouped_->run(q, t_padded, reinterpret_cast<int32_t*>(y));
+  const float* bias = bias_.empty() ? nullptr : bias_.data();
+  dequantize_rows(y, s.output_length(t_in), s.out_channels,
+                  epilogue_row(input_, w_scales_, w_sums_, bias, activation_), isa_);
 }
 
 // ---------------------------------------------------------------- dynamic
@@ -129,13 +171,15 @@ DynamicInt8Conv1d::DynamicInt8Conv1d(const Conv1dShape& shape, const Int8Weights
   check_shape(shape_, weights, "DynamicInt8Conv1d");
   if (isa_ != IsaLevel::kRef && !int8_detail::full_range_activations()) reduce_range = true;
   range_ = quant::u8_range(reduce_range);
-  const int64_t n = shape_.out_channels;
-  w_scales_.resize(static_cast<size_t>(n));
-  for (int64_t j = 0; j < n; ++j) w_scales_[j] = weights.scale(j);
+  w_scales_ = weight_scales(weights);
   w_sums_ = weights.row_sums();
-  if (bias) bias_.assign(bias, bias + n);
+  if (bias) bias_.assign(bias, bias + shape_.out_channels);
   if (isa_ == IsaLevel::kRef) {
     reference_weights_ = reference_copy(weights);
+    return;
+  }
+  if (shape_.groups > 1) {
+    grouped_ = std::make_unique<int8_detail::GroupedInt8Conv>(unpadded(shape_), weights.data());
     return;
   }
   conv_ = std::make_unique<int8_detail::PackedInt8Conv>(unpadded(shape_), weights.data(), dt::s32,
@@ -145,6 +189,7 @@ DynamicInt8Conv1d::DynamicInt8Conv1d(const Conv1dShape& shape, const Int8Weights
 DynamicInt8Conv1d::~DynamicInt8Conv1d() = default;
 
 std::string DynamicInt8Conv1d::implementation(int64_t t_in) const {
+  if (grouped_) return grouped_->implementation();
   return conv_ ? conv_->implementation(t_in + 2 * shape_.padding) : "ref";
 }
 
@@ -175,19 +220,13 @@ void DynamicInt8Conv1d::run(const float* x, int64_t t_in, float* y) const {
   const int64_t t_padded = t_in + 2 * s.padding;
   uint8_t* q = int8_detail::grow(scratch.q, t_padded * s.in_channels);
   quantize_padded(x, t_in, s, p, range_, q, isa);
-  conv_->run(q, t_padded, y);
-  int8_detail::EpilogueRow row;
-  row.x_scale = p.scale;
-  row.x_zero_point = p.zero_point;
-  row.w_scales = w_scales_.data();
-  row.w_sums = w_sums_.data();
-  row.bias = bias;
-  row.activation = activation_;
-  const int64_t n = s.out_channels;
-#pragma omp parallel for schedule(static) if (t_out * n >= (1 << 12))
-  for (int64_t t = 0; t < t_out; ++t) {
-    int8_detail::dequantize_row_in_place(y + t * n, n, row, isa);
+  if (grouped_) {
+    grouped_->run(q, t_padded, reinterpret_cast<int32_t*>(y));
+  } else {
+    conv_->run(q, t_padded, y);
   }
+  dequantize_rows(y, t_out, s.out_channels, epilogue_row(p, w_scales_, w_sums_, bias, activation_),
+                  isa);
 }
 
 }  // namespace quasr::kernels

@@ -5,7 +5,9 @@
 // [c_out, c_in/groups, kernel] weight flattened); the input is u8 with a
 // zero point. Padded positions hold the real value 0, as in fp32.
 //
-// Both run on oneDNN's int8 convolution (nwc) with weights packed once; the
+// Both run on oneDNN's int8 convolution (nwc) with weights packed once (grouped
+// convolutions: one packed GEMM per group over im2col blocks, int32 out and
+// the Linear epilogue, see grouped_int8_conv.h); the
 // quantized input is padded explicitly with zero-point rows, so the
 // zero-point term is the same at every output and needs no oneDNN support:
 //  * StaticInt8Conv1d: input scale and zero point fixed at construction
@@ -34,7 +36,8 @@ namespace quasr::kernels {
 
 namespace int8_detail {
 class PackedInt8Conv;
-}
+class GroupedInt8Conv;
+}  // namespace int8_detail
 
 class StaticInt8Conv1d {
  public:
@@ -61,7 +64,10 @@ class StaticInt8Conv1d {
   quant::QuantRange range_;
   IsaLevel isa_;
   std::unique_ptr<int8_detail::PackedInt8Conv> conv_;
-  std::vector<float> reference_bias_;
+  std::unique_ptr<int8_detail::GroupedInt8Conv> grouped_;
+  std::vector<float> w_scales_;  // grouped path's epilogue
+  std::vector<int32_t> w_sums_;
+  std::vector<float> bias_;
   std::unique_ptr<Int8Weights> reference_weights_;  // QUASR_ISA=ref only
 };
 
@@ -87,6 +93,7 @@ class DynamicInt8Conv1d {
   std::vector<int32_t> w_sums_;
   std::vector<float> bias_;
   std::unique_ptr<int8_detail::PackedInt8Conv> conv_;  // s32 output
+  std::unique_ptr<int8_detail::GroupedInt8Conv> grouped_;
   std::unique_ptr<Int8Weights> reference_weights_;
 };
 

@@ -30,7 +30,8 @@ class PackedInt8Matmul {
   PackedInt8Matmul(const PackedInt8Matmul& weights_from, dnnl::memory::data_type dst_type,
                    const dnnl::primitive_attr& attr, const float* bias);
 
-  // y has row stride y_stride elements of dst_type.
+  // y has row stride y_stride elements of dst_type. Safe to call from several
+  // threads at once (per-thread scratchpad).
   void run(const uint8_t* q, int64_t m, int64_t q_stride, void* y, int64_t y_stride) const;
   // Name of the oneDNN implementation chosen for m rows (for benchmarks).
   std::string implementation(int64_t m) const;
@@ -39,6 +40,7 @@ class PackedInt8Matmul {
   struct Prepared {
     dnnl::matmul primitive;
     dnnl::memory weights;
+    dnnl::memory::desc scratchpad;
   };
   using Key = std::tuple<int64_t, int64_t, int64_t>;
   dnnl::matmul::primitive_desc make_pd(int64_t m, int64_t q_stride, int64_t y_stride) const;

@@ -1,0 +1,85 @@
+#include "kernels/int8/grouped_int8_conv.h"
+
+#include <algorithm>
+#include <cstring>
+
+#include "core/error.h"
+
+namespace quasr::kernels::int8_detail {
+
+namespace {
+// Output frames per GEMM: one primitive shape for every length (oneDNN
+// JIT-compiles per shape), and an im2col block of 64 x 8192 bytes (wav2vec2
+// large) stays in L2.
+constexpr int64_t kFrameBlock = 64;
+
+struct BlockBuffers {
+  std::vector<uint8_t> window;
+  std::vector<int32_t> out;
+};
+
+BlockBuffers& thread_buffers() {
+  thread_local BlockBuffers buffers;
+  return buffers;
+}
+}  // namespace
+
+GroupedInt8Conv::GroupedInt8Conv(const Conv1dShape& shape, const int8_t* weight) : shape_(shape) {
+  const Conv1dShape& s = shape_;
+  if (s.padding != 0) throw Error("GroupedInt8Conv: callers pad the input (padding must be 0)");
+  const int64_t cig = s.in_channels / s.groups, cog = s.out_channels / s.groups;
+  window_ = cig * s.kernel;
+  std::vector<int8_t> rows(static_cast<size_t>(cog * window_));
+  for (int64_t g = 0; g < s.groups; ++g) {
+    for (int64_t o = 0; o < cog; ++o) {
+      const int8_t* w = weight + (g * cog + o) * window_;  // [cig, kernel]
+      int8_t* row = rows.data() + o * window_;             // [kernel, cig]
+      for (int64_t i = 0; i < cig; ++i)
+        for (int64_t k = 0; k < s.kernel; ++k) row[k * cig + i] = w[i * s.kernel + k];
+    }
+    groups_.push_back(std::make_unique<PackedInt8Matmul>(
+        rows.data(), cog, window_, dnnl::memory::data_type::s32, dnnl::primitive_attr(), nullptr));
+  }
+}
+
+std::string GroupedInt8Conv::implementation() const {
+  return "im2col+" + groups_.front()->implementation(kFrameBlock);
+}
+
+void GroupedInt8Conv::run_block(const uint8_t* q, int64_t group, int64_t first, int64_t frames,
+                                int32_t* acc) const {
+  const Conv1dShape& s = shape_;
+  const int64_t cig = s.in_channels / s.groups, cog = s.out_channels / s.groups;
+  BlockBuffers& buffers = thread_buffers();
+  uint8_t* window = grow(buffers.window, kFrameBlock * window_);
+  int32_t* out = grow(buffers.out, kFrameBlock * cog);
+  for (int64_t t = 0; t < frames; ++t) {
+    const uint8_t* source = q + (first + t) * s.stride * s.in_channels + group * cig;
+    uint8_t* row = window + t * window_;
+    for (int64_t k = 0; k < s.kernel; ++k)
+      std::memcpy(row + k * cig, source + k * s.in_channels, static_cast<size_t>(cig));
+  }
+  // A short last block still runs the full-size GEMM; its extra rows are
+  // whatever the buffer held and are not copied out.
+  groups_[static_cast<size_t>(group)]->run(window, kFrameBlock, window_, out, cog);
+  for (int64_t t = 0; t < frames; ++t)
+    std::memcpy(acc + (first + t) * s.out_channels + group * cog, out + t * cog,
+                sizeof(int32_t) * static_cast<size_t>(cog));
+}
+
+void GroupedInt8Conv::run(const uint8_t* q, int64_t t_in, int32_t* acc) const {
+  const int64_t t_out = shape_.output_length(t_in);
+  if (t_out <= 0) return;
+  const int64_t blocks = (t_out + kFrameBlock - 1) / kFrameBlock;
+  const int64_t tasks = blocks * shape_.groups;
+  // One task per (block, group), each a single-threaded GEMM (oneDNN runs
+  // sequentially inside a parallel region).
+#pragma omp parallel for schedule(dynamic)
+  for (int64_t task = 0; task < tasks; ++task) {
+    const int64_t block = task / shape_.groups, group = task % shape_.groups;
+    const int64_t first = block * kFrameBlock;
+    run_block(q, group, first, std::min(kFrameBlock, t_out - first), acc);
+  }
+}
+
+}  // namespace quasr::kernels::int8_detail

@@ -1,0 +1,42 @@
+// Internal: a grouped time-major u8 × s8 1-D convolution (wav2vec2's
+// positional conv: 16 groups of 64 or 48 channels, kernel 128) as one GEMM
+// per group and block of output frames, on the same packed oneDNN matmul as
+// the Linears (AMX / VNNI brgemm). oneDNN 2.6 has no int8 convolution for
+// channel groups this small; its f32 grouped kernel runs at a third of the
+// fp32 GEMM rate.
+//
+// For output frame t and group g the GEMM row is the window of the input
+// q[t*stride .. t*stride + kernel), channels of g, kernel-major (im2col, built
+// per block in a per-thread buffer that fits L2); the weight row of output
+// channel o is w[o, :, :] transposed to the same order.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "kernels/int8/packed_int8_matmul.h"
+#include "kernels/packed_conv1d.h"
+
+namespace quasr::kernels::int8_detail {
+
+class GroupedInt8Conv {
+ public:
+  // shape.padding must be 0 (callers pad with zero-point rows);
+  // weight: PyTorch's [c_out, c_in/groups, kernel] s8.
+  GroupedInt8Conv(const Conv1dShape& shape, const int8_t* weight);
+
+  // q: [t_in, c_in] u8 → acc: [t_out, c_out] int32 sums Σ q·w (no scales).
+  void run(const uint8_t* q, int64_t t_in, int32_t* acc) const;
+  std::string implementation() const;
+
+ private:
+  void run_block(const uint8_t* q, int64_t group, int64_t first, int64_t frames,
+                 int32_t* acc) const;
+
+  Conv1dShape shape_;
+  int64_t window_;  // GEMM depth: (c_in / groups) * kernel
+  std::vector<std::unique_ptr<PackedInt8Matmul>> groups_;
+};
+
+}  // namespace quasr::kernels::int8_detail
