@@ -11,6 +11,12 @@
 
 #include <immintrin.h>
 
+// GCC 12's AVX-512 headers build some intrinsics (max, min, roundscale,
+// scalef, reductions) from a deliberately undefined vector and warn about it
+// in every file that inlines them.
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+
 #include <cmath>
 #include <cstdint>
 

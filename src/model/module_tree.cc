@@ -1,5 +1,7 @@
 #include "model/module_tree.h"
 
+#include "kernels/single_channel_conv1d.h"
+
 #include "core/error.h"
 #include "kernels/elementwise.h"
 #include "model/quantized_backends.h"
@@ -68,6 +70,20 @@ class F32Conv : public Conv1dBackend {
   kernels::PackedConv1dF32 kernel_;
 };
 
+// The waveform conv (one input channel) runs on a direct kernel; oneDNN's
+// conv kernels are slow at depth 10.
+class F32SingleChannelConv : public Conv1dBackend {
+ public:
+  F32SingleChannelConv(const kernels::Conv1dShape& shape, const float* weight, const float* bias,
+                       kernels::Activation activation)
+      : kernel_(shape.out_channels, shape.kernel, shape.stride, weight, nullptr, bias, activation) {
+  }
+  void run(const float* x, int64_t t_in, float* y) const override { kernel_.run(x, t_in, y); }
+
+ private:
+  kernels::SingleChannelConv1d kernel_;
+};
+
 }  // namespace
 
 std::unique_ptr<LinearBackend> make_f32_linear(const float* weight, const float* bias, int64_t out,
@@ -77,6 +93,8 @@ std::unique_ptr<LinearBackend> make_f32_linear(const float* weight, const float*
 
 std::unique_ptr<Conv1dBackend> make_f32_conv(const kernels::Conv1dShape& shape, const float* weight,
                                              const float* bias, kernels::Activation activation) {
+  if (shape.in_channels == 1 && shape.groups == 1 && shape.padding == 0)
+    return std::make_unique<F32SingleChannelConv>(shape, weight, bias, activation);
   return std::make_unique<F32Conv>(shape, weight, bias, activation);
 }
 

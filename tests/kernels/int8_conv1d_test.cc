@@ -17,6 +17,7 @@ TEST(StaticInt8Conv1d, MatchesReference) {
   const Conv1dShape shapes[] = {
       {5, 7, 3, 2, 0, 1},     // plain strided
       {1, 16, 10, 5, 0, 1},   // wav2vec2's first layer, scaled down
+      {1, 128, 10, 5, 0, 1},  // ... with channels for the vector path
       {8, 12, 4, 1, 2, 4},    // grouped and padded (positional conv)
       {16, 16, 8, 1, 4, 16},  // depthwise, even kernel, padded
       {32, 32, 16, 1, 8, 2},  // positional conv scaled down (im2col GEMM per group)

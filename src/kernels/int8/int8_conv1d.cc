@@ -12,6 +12,7 @@
 #include "kernels/int8/packed_int8_matmul.h"
 #include "kernels/int8/reference.h"
 #include "kernels/int8/row_quantize.h"
+#include "kernels/single_channel_conv1d.h"
 
 namespace quasr::kernels {
 
@@ -111,6 +112,14 @@ StaticInt8Conv1d::StaticInt8Conv1d(const Conv1dShape& shape, const Int8Weights& 
     reference_weights_ = reference_copy(weights);
     return;
   }
+  if (s.in_channels == 1 && s.groups == 1 && s.padding == 0) {
+    std::vector<float> w_float(weights.data(), weights.data() + s.out_channels * s.kernel);
+    std::vector<float> scales = weight_scales(weights);
+    for (float& scale : scales) scale *= input_.scale;
+    single_channel_ = std::make_unique<SingleChannelConv1d>(
+        s.out_channels, s.kernel, s.stride, w_float.data(), scales.data(), bias, activation);
+    return;
+  }
   if (s.groups > 1) {
     if (bias) bias_.assign(bias, bias + s.out_channels);
     w_scales_ = weight_scales(weights);
@@ -137,6 +146,7 @@ StaticInt8Conv1d::StaticInt8Conv1d(const Conv1dShape& shape, const Int8Weights& 
 StaticInt8Conv1d::~StaticInt8Conv1d() = default;
 
 std::string StaticInt8Conv1d::implementation(int64_t t_in) const {
+  if (single_channel_) return "single-channel direct";
   if (grouped_) return grouped_->implementation();
   return conv_ ? conv_->implementation(t_in + 2 * shape_.padding) : "ref";
 }
@@ -146,13 +156,20 @@ void StaticInt8Conv1d::run(const float* x, int64_t t_in, float* y) const {
   if (s.output_length(t_in) == 0) return;
   if (reference_weights_) {
     int8_ref::static_conv1d(x, t_in, s, input_, range_, *reference_weights_,
-                            bias_.empty() ? nullptr : bias_.data(), activation_,
-                            y);
+                            bias_.empty() ? nullptr : bias_.data(), activation_, y);
     return;
   }
   const int64_t t_padded = t_in + 2 * s.padding;
   uint8_t* q = int8_detail::grow(int8_detail::thread_scratch().q, t_padded * s.in_channels);
   quantize_padded(x, t_in, s, input_, range_, q, isa_);
+  if (single_channel_) {
+    thread_local std::vector<float> centred;
+    float* values = int8_detail::grow(centred, t_padded);
+    for (int64_t i = 0; i < t_padded; ++i)
+      values[i] = static_cast<float>(static_cast<int32_t>(q[i]) - input_.zero_point);
+    single_channel_->run(values, t_padded, y);
+    return;
+  }
   if (!grouped_) {
     conv_->run(q, t_padded, y);
     return;

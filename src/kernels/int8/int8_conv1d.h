@@ -5,7 +5,8 @@
 // [c_out, c_in/groups, kernel] weight flattened); the input is u8 with a
 // zero point. Padded positions hold the real value 0, as in fp32.
 //
-// Both run on oneDNN's int8 convolution (nwc) with weights packed once (grouped
+// Both run on oneDNN's int8 convolution (nwc) with weights packed once (one
+// input channel, static: integer sums in float, single_channel_conv1d.h; grouped
 // convolutions: one packed GEMM per group over im2col blocks, int32 out and
 // the Linear epilogue, see grouped_int8_conv.h); the
 // quantized input is padded explicitly with zero-point rows, so the
@@ -33,6 +34,8 @@
 #include "quant/quant_math.h"
 
 namespace quasr::kernels {
+
+class SingleChannelConv1d;
 
 namespace int8_detail {
 class PackedInt8Conv;
@@ -65,7 +68,8 @@ class StaticInt8Conv1d {
   IsaLevel isa_;
   std::unique_ptr<int8_detail::PackedInt8Conv> conv_;
   std::unique_ptr<int8_detail::GroupedInt8Conv> grouped_;
-  std::vector<float> w_scales_;  // grouped path's epilogue
+  std::unique_ptr<SingleChannelConv1d> single_channel_;  // the waveform conv, exact in float
+  std::vector<float> w_scales_;                          // grouped path's epilogue
   std::vector<int32_t> w_sums_;
   std::vector<float> bias_;
   std::unique_ptr<Int8Weights> reference_weights_;  // QUASR_ISA=ref only
