@@ -127,11 +127,9 @@ def serialized_bytes(model):
     return buf.tell()
 
 
-def run_mode(model_dir, clips, mode, threads, n_calib):
-    """Runs in the child process; returns the mode's result dict."""
-    torch.set_num_threads(threads)
-    out = {"mode": mode, "status": "ok", "error": None}
-    t0 = time.perf_counter()
+def load_fp32(model_dir):
+    """The fp32 model every mode starts from (also imported by export_onnx.py, so the ONNX
+    export runs exactly this model)."""
     model = load_model_folder(model_dir)
     for p in model.parameters():
         p.requires_grad_(False)
@@ -140,6 +138,15 @@ def run_mode(model_dir, clips, mode, threads, n_calib):
         # creation, and quantize_dynamic's deepcopy refuses such tensors; one forward under
         # no_grad recomputes it (the hook still runs on every forward, as in PyTorch proper).
         model(torch.zeros(1, SR))
+    return model
+
+
+def run_mode(model_dir, clips, mode, threads, n_calib):
+    """Runs in the child process; returns the mode's result dict."""
+    torch.set_num_threads(threads)
+    out = {"mode": mode, "status": "ok", "error": None}
+    t0 = time.perf_counter()
+    model = load_fp32(model_dir)
     out["load_s"] = time.perf_counter() - t0
     wavs = [load_clip(c) for c in clips]
     t0 = time.perf_counter()
