@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Print the comparison table from torch_rtf.py and quasr_rtf.py JSON files.
+"""Print the comparison table from torch_rtf.py, quasr_rtf.py and ort_rtf.js JSON files.
 
     /usr/bin/python3 tools/compare/report.py RESULT.json... [--markdown OUT.md]
 
@@ -7,6 +7,11 @@ Rows: every (model, engine, mode). Ratios pair each quasr mode with its PyTorch 
 fp32 <-> fp32, tutorial <-> tutorial, int8-all <-> dynamic (all Linear layers int8).
 "RTF q/pt" = quasr median RTF / PyTorch median RTF (below 1: quasr is faster); "RSS q/pt" and
 "size q/pt" likewise; "x vs pt fp32" = PyTorch fp32 median RTF / this row's median RTF.
+"RTF q/ort" = quasr median RTF / ONNX Runtime median RTF, pairing quasr fp32 <-> ORT fp32 and
+quasr int8-all <-> ORT int8 (ORT int8: every MatMul dynamic int8, convs fp32; quasr int8-all
+also runs the convs static int8, so quasr's `dynamic` preset, paired with ORT int8 too when it
+is run, is the like-for-like one). ONNX Runtime rows also note their max |delta log-prob|
+against PyTorch fp32 on the reference clip.
 """
 
 import argparse
@@ -15,6 +20,7 @@ import os
 import sys
 
 PARTNER = {"fp32": "fp32", "tutorial": "tutorial", "int8-all": "dynamic"}
+ORT_PARTNER = {"fp32": "fp32", "int8-all": "int8", "dynamic": "int8"}
 MiB = 1024.0 * 1024.0
 
 
@@ -39,7 +45,8 @@ def ratio(a, b):
 
 def table(rows):
     head = ["model", "engine", "mode", "status", "median RTF", "total RTF", "RTFx",
-            "peak RSS MiB", "size MiB", "RTF q/pt", "RSS q/pt", "size q/pt", "x vs pt fp32"]
+            "peak RSS MiB", "size MiB", "RTF q/pt", "RSS q/pt", "size q/pt", "x vs pt fp32",
+            "RTF q/ort"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     by_key = {(r["model"], r["engine"], r["mode"]): r for r in rows}
     notes = []
@@ -50,6 +57,9 @@ def table(rows):
             if r["engine"] == "quasr" else None
         pt_ok = pt is not None and pt["status"] == "ok"
         ptv = (lambda k: pt.get(k) if pt_ok else None)
+        ort = by_key.get((r["model"], "onnxruntime", ORT_PARTNER.get(r["mode"], ""))) \
+            if r["engine"] == "quasr" else None
+        ort_rtf = ort.get("median_rtf") if ort and ort["status"] == "ok" else None
         fp = by_key.get((r["model"], "pytorch", "fp32"))
         fp_rtf = fp.get("median_rtf") if fp and fp["status"] == "ok" else None
         rss = get("peak_rss_bytes")
@@ -60,8 +70,15 @@ def table(rows):
                  fmt(ratio(get("median_rtf"), ptv("median_rtf")), ".2f"),
                  fmt(ratio(rss, ptv("peak_rss_bytes")), ".2f"),
                  fmt(ratio(size, ptv("model_bytes")), ".2f"),
-                 fmt(ratio(fp_rtf, get("median_rtf")), ".2f")]
+                 fmt(ratio(fp_rtf, get("median_rtf")), ".2f"),
+                 fmt(ratio(get("median_rtf"), ort_rtf), ".2f")]
         lines.append("| " + " | ".join(cells) + " |")
+        if ok and r.get("max_abs_dlogprob") is not None:
+            notes.append("- %s %s %s: max |delta log-prob| vs PyTorch fp32 on %s: %.3g (mean "
+                         "%.3g, argmax agreement %.1f%%)" % (
+                             r["model"], r["engine"], r["mode"],
+                             os.path.basename(r.get("ref_clip") or "?"), r["max_abs_dlogprob"],
+                             r["mean_abs_dlogprob"], 100 * r["argmax_agree"]))
         if not ok:
             notes.append("- %s %s %s: %s: %s" % (r["model"], r["engine"], r["mode"], r["status"],
                                                  r.get("error")))
