@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# quasr vs PyTorch on random-weight wav2vec2-base / -large models (SpeechBrain EncoderASR layout):
-# same clips, same threads, one table. See bench/compare/README.md.
+# quasr vs PyTorch (and ONNX Runtime) on random-weight wav2vec2-base / -large models (SpeechBrain
+# EncoderASR layout): same clips, same threads, one table. See bench/compare/README.md.
 #
 #   bench/compare/run.sh                      # base and large, 2 threads
 #   THREADS=4 MODELS="base" bench/compare/run.sh
@@ -9,7 +9,8 @@
 # QUASR (path of a quasr binary; default: build one from this checkout into $SCRATCH/build),
 # TORCH_MODES (fp32,dynamic,tutorial), QUASR_MODES (fp32,tutorial,int8-all), DATA (LJSpeech part),
 # TORCH_BLAS (openblas: run PyTorch on OpenBLAS when installed; system: leave libblas alone),
-# OMP_WAIT_POLICY (passive; both engines).
+# OMP_WAIT_POLICY (passive; both engines), ORT_MODES (fp32,int8; int8-pc also known; empty: no
+# ONNX Runtime rows), ORT_PREFIX (npm prefix holding onnxruntime-node; $SCRATCH/ort).
 set -euo pipefail
 
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -20,6 +21,8 @@ SCRATCH="${SCRATCH:-/work/scratch/compare}"
 DATA="${DATA:-/work/shared/data/ljspeech-part}"
 TORCH_MODES="${TORCH_MODES:-fp32,dynamic,tutorial}"
 QUASR_MODES="${QUASR_MODES:-fp32,tutorial,int8-all}"
+ORT_MODES="${ORT_MODES-fp32,int8}"  # set but empty: no ONNX Runtime rows
+ORT_PREFIX="${ORT_PREFIX:-$SCRATCH/ort}"
 case "$(realpath -m "$SCRATCH")/" in
   "$REPO"/*) echo "run.sh: SCRATCH=$SCRATCH is inside the repository" >&2; exit 2 ;;
 esac
@@ -54,6 +57,54 @@ fi
 # 2 cores. Passive is the default here; OMP_WAIT_POLICY=active for a dedicated machine.
 export OMP_WAIT_POLICY="${OMP_WAIT_POLICY:-passive}"
 
+# ONNX Runtime rows need node, onnxruntime-node under $ORT_PREFIX and, for the int8 models,
+# Debian's python3-onnx; without them the rows are left out with one line saying why.
+ORT_WHY=""
+if [[ -z "$ORT_MODES" ]]; then
+  ORT_WHY="ORT_MODES is empty"
+elif ! command -v node >/dev/null; then
+  ORT_WHY="node is not installed"
+elif [[ ! -d "$ORT_PREFIX/node_modules/onnxruntime-node" ]]; then
+  ORT_WHY="no onnxruntime-node under $ORT_PREFIX (ONNXRUNTIME_NODE_INSTALL=skip npm install --prefix $ORT_PREFIX onnxruntime-node@1.30.0)"
+elif [[ ",$ORT_MODES," == *,int8* ]] && ! "$PY" -c "import onnx" 2>/dev/null; then
+  ORT_WHY="the int8 modes need python3-onnx (apt-get install python3-onnx) for $PY"
+fi
+[[ -z "$ORT_WHY" ]] || echo "run.sh: ONNX Runtime rows skipped: $ORT_WHY" >&2
+# libgomp's passive waiting has a counterpart in ORT's own thread pool: no spinning.
+ORT_SPIN=1
+[[ "$OMP_WAIT_POLICY" == passive ]] && ORT_SPIN=0
+
+# ort_models MODEL: make (or reuse) $SCRATCH/onnx/MODEL/{model.onnx, model.<mode>.onnx, ref.*}
+# and print the --modes argument of ort_rtf.js. Each file is remade when anything it is made
+# from (model folder, clips, the script making it) is newer.
+ort_models() {
+  local m="$1" dir="$SCRATCH/onnx/$1" spec="" mode f opts
+  mkdir -p "$dir"
+  if [[ ! -f "$dir/model.onnx" || ! -f "$dir/ref.json" ]] ||
+     [[ -n "$(find "$SCRATCH/models/$m" "$SCRATCH/clips/clips.tsv" \
+              "$REPO/tools/compare/export_onnx.py" -newer "$dir/model.onnx" -type f)" ]]; then
+    "${TORCH_ENV[@]}" "$PY" "$REPO/tools/compare/export_onnx.py" --model "$SCRATCH/models/$m" \
+      --clips "$SCRATCH/clips/clips.tsv" --out "$dir" --ort "$ORT_PREFIX" \
+      --threads "$THREADS" >&2 || return 1  # (set -e does not reach into an `if` condition)
+  fi
+  for mode in ${ORT_MODES//,/ }; do
+    f="$dir/model.$mode.onnx"
+    case "$mode" in
+      fp32) f="$dir/model.onnx"; opts=() ;;
+      int8) opts=() ;;
+      int8-pc) opts=(--per-column) ;;
+      *) echo "run.sh: ORT mode $mode unknown (fp32, int8, int8-pc); left out" >&2; continue ;;
+    esac
+    if [[ "$mode" != fp32 && ( ! -f "$f" || "$dir/model.onnx" -nt "$f" ||
+          "$REPO/tools/compare/onnx_quantize_dynamic.py" -nt "$f" ) ]]; then
+      "$PY" "$REPO/tools/compare/onnx_quantize_dynamic.py" "$dir/model.onnx" "$f" "${opts[@]}" \
+        >&2 || return 1
+    fi
+    spec+="${spec:+,}$mode=$f"
+  done
+  echo "$spec"
+}
+
 STAMP="$(date -u +%Y%m%dT%H%M%SZ)"
 OUT="$SCRATCH/results/$STAMP"
 mkdir -p "$OUT"
@@ -67,6 +118,18 @@ for m in $MODELS; do
     --work "$OUT/quasr-$m" --modes "$QUASR_MODES" --threads "$THREADS" \
     --json "$OUT/quasr-$m.json"
   results+=("$OUT/torch-$m.json" "$OUT/quasr-$m.json")
+  if [[ -z "$ORT_WHY" ]]; then
+    # The ORT rows are optional: a failure here leaves them out and the table still comes.
+    if ! spec="$(ort_models "$m")" || [[ -z "$spec" ]]; then
+      echo "run.sh: ONNX Runtime rows for $m skipped: no ONNX model could be made" >&2
+    elif node "$REPO/tools/compare/ort_rtf.js" --ort "$ORT_PREFIX" --model "$SCRATCH/models/$m" \
+        --clips "$SCRATCH/clips/clips.tsv" --modes "$spec" --threads "$THREADS" \
+        --spin "$ORT_SPIN" --ref "$SCRATCH/onnx/$m/ref.json" --json "$OUT/ort-$m.json"; then
+      results+=("$OUT/ort-$m.json")
+    else
+      echo "run.sh: ONNX Runtime rows for $m skipped: ort_rtf.js failed" >&2
+    fi
+  fi
 done
 "$PY" "$REPO/tools/compare/report.py" "${results[@]}" --markdown "$OUT/table.md"
 echo "results: $OUT"
