@@ -13,6 +13,8 @@ namespace {
 
 void BM_SelfAttention(benchmark::State& state) {
   const int64_t frames = state.range(0), heads = state.range(1), head_dim = 64;
+  const auto precision = state.range(2) ? quasr::kernels::AttentionPrecision::kBf16
+                                        : quasr::kernels::AttentionPrecision::kFp32;
   const int64_t width = heads * head_dim;
   std::vector<float> q(frames * width), k(q.size()), v(q.size()), out(q.size());
   for (size_t i = 0; i < q.size(); ++i) {
@@ -24,7 +26,7 @@ void BM_SelfAttention(benchmark::State& state) {
   const float scale = 1.0f / std::sqrt(float(head_dim));
   for (auto _ : state) {
     quasr::kernels::self_attention(q.data(), k.data(), v.data(), width, frames, frames - 5, heads,
-                                   head_dim, scale, out.data(), width, scratch);
+                                   head_dim, scale, out.data(), width, scratch, precision);
     benchmark::DoNotOptimize(out.data());
   }
   const double macs = 2.0 * heads * frames * frames * head_dim;
@@ -36,12 +38,14 @@ void BM_SelfAttention(benchmark::State& state) {
 
 BENCHMARK(BM_SelfAttention)
     ->Name("Large")
-    ->Args({160, 16})
-    ->Args({256, 16})
-    ->Args({512, 16})
-    ->Args({1024, 16})
+    ->ArgsProduct({{160, 256, 512, 1024}, {16}, {0, 1}})
+    ->ArgNames({"frames", "heads", "bf16"})
     ->Unit(benchmark::kMillisecond);
-BENCHMARK(BM_SelfAttention)->Name("Base")->Args({256, 12})->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_SelfAttention)
+    ->Name("Base")
+    ->ArgsProduct({{256}, {12}, {0, 1}})
+    ->ArgNames({"frames", "heads", "bf16"})
+    ->Unit(benchmark::kMillisecond);
 
 int main(int argc, char** argv) {
   quasr::kernels::set_num_threads(1);

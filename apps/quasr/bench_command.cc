@@ -47,6 +47,7 @@ struct BenchOptions {
   std::string shard = "0/1";
   int warmup = 10;
   int threads = 0;
+  std::string attention = "auto";
   std::string decoder = "greedy";
   std::string normalize = "none";
   std::string json, report, plot, results;
@@ -157,7 +158,8 @@ nlohmann::json options_json(const BenchOptions& o, const std::vector<ModelSpec>&
           {"format", o.format},       {"data_root", o.data_root}, {"n", o.n},
           {"shuffle", o.shuffle},     {"seed", o.seed},           {"shard", o.shard},
           {"warmup", o.warmup},       {"threads", o.threads},     {"decoder", o.decoder},
-          {"normalize", o.normalize}, {"skip_bad", o.skip_bad},   {"resume", o.resume}};
+          {"attention", o.attention}, {"normalize", o.normalize}, {"skip_bad", o.skip_bad},
+          {"resume", o.resume}};
 }
 
 int64_t interrupt_hook() {
@@ -214,6 +216,7 @@ int run_bench(const BenchOptions& options) {
 
   LoopSettings settings;
   settings.warmup = options.warmup;
+  settings.attention = model::parse_attention_choice(options.attention, "--attention");
   settings.skip_bad = options.skip_bad;
   settings.normalize_basic = options.normalize == "basic";
   settings.interrupt_after = interrupt_hook();
@@ -272,6 +275,9 @@ Action add_bench_command(CLI::App& app) {
   c->add_option("--warmup", o->warmup, "Utterances run untimed first, per model")
       ->check(CLI::NonNegativeNumber);
   c->add_option("--threads", o->threads, "Threads (default: all cores)");
+  c->add_option("--attention", o->attention,
+                "Attention products: auto (bf16 for quantized models where the CPU has native "
+                "bf16, else fp32) | fp32 | bf16");
   c->add_option("--decoder", o->decoder, "CTC decoder")->check(CLI::IsMember({"greedy"}));
   c->add_option("--normalize", o->normalize,
                 "Text normalisation of reference and hypothesis before scoring")

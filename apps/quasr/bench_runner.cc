@@ -135,7 +135,9 @@ ModelOutcome bench_model(const ModelSpec& spec, const std::vector<BenchItem>& it
   result.path = spec.path;
   reset_peak_rss();
   const Clock::time_point load_start = Clock::now();
-  std::unique_ptr<model::AsrModel> model = model::load_model(spec.path);
+  model::LoadOptions load;
+  load.attention = settings.attention;
+  std::unique_ptr<model::AsrModel> model = model::load_model(spec.path, load);
   result.load_s = seconds_since(load_start);
   result.kind = model_kind(*model);
   result.file_bytes = model_weight_file_bytes(spec.path);

@@ -14,6 +14,7 @@
 #include "bench_progress.h"
 #include "data/utterance.h"
 #include "eval/result_files.h"
+#include "model/asr_model.h"
 #include "eval/run_result.h"
 
 namespace quasr::cli {
@@ -35,6 +36,7 @@ struct LoopSettings {
   bool skip_bad = false;         // an utterance whose audio fails is skipped, not fatal
   bool normalize_basic = false;  // --normalize basic on the hypothesis
   int64_t interrupt_after = -1;  // test hook: raise SIGINT after this many new results
+  model::AttentionChoice attention = model::AttentionChoice::kAuto;
 };
 
 // The per-utterance JSONL log, opened on the first record so a run that fails

@@ -22,6 +22,7 @@ struct TranscribeOptions {
   int threads = 0;
   bool batch = false;
   double max_window_seconds = 60.0;
+  std::string attention = "auto";
 };
 
 int run_transcribe(const TranscribeOptions& options) {
@@ -38,7 +39,9 @@ int run_transcribe(const TranscribeOptions& options) {
   // Decode every file first: a bad file fails before any output is produced.
   std::vector<std::vector<float>> wavs;
   for (const std::string& file : options.files) wavs.push_back(load_audio(file, 16000));
-  std::unique_ptr<model::AsrModel> model = model::load_model(options.model);
+  model::LoadOptions load;
+  load.attention = model::parse_attention_choice(options.attention, "--attention");
+  std::unique_ptr<model::AsrModel> model = model::load_model(options.model, load);
   model::Workspace ws;
   std::vector<Tensor> log_probs;
   if (options.batch) {
@@ -70,6 +73,9 @@ Action add_transcribe_command(CLI::App& app) {
                       "Also write the float32 log-probabilities [frames, vocab] of the one input "
                       "file as a NumPy .npy file");
   command->add_option("--threads", options->threads, "Threads (default: all cores)");
+  command->add_option("--attention", options->attention,
+                      "Attention products: auto (bf16 for quantized models where the CPU has "
+                      "native bf16, else fp32) | fp32 | bf16");
   command->add_option("--max-window-seconds", options->max_window_seconds,
                       "Recordings longer than this run in consecutive windows of this length, so "
                       "memory stays bounded (default 60; 0 = never split)");

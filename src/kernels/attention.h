@@ -17,8 +17,17 @@
 
 namespace quasr::kernels {
 
+// kBf16: Q, K, V and the probabilities rounded to bfloat16 for the two
+// products (AMX / AVX512-BF16 kernels), scores, softmax and sums in f32.
+// Used where quantized models allow it; runs as kFp32 on CPUs without
+// native bf16 (bf16_attention_available()).
+enum class AttentionPrecision { kFp32, kBf16 };
+
+bool bf16_attention_available();
+
 void self_attention(const float* q, const float* k, const float* v, int64_t ld, int64_t frames,
                     int64_t valid_frames, int64_t heads, int64_t head_dim, float scale, float* out,
-                    int64_t ld_out, AlignedBuffer& scratch);
+                    int64_t ld_out, AlignedBuffer& scratch,
+                    AttentionPrecision precision = AttentionPrecision::kFp32);
 
 }  // namespace quasr::kernels

@@ -240,4 +240,21 @@ void softmax_rows_prefix(float* x, int64_t rows, int64_t valid, int64_t ld) {
   }
 }
 
+__attribute__((target("avx512f,avx512bw,avx512vl,fma"))) void softmax_rows_prefix_bf16(
+    float* x, int64_t rows, int64_t valid, int64_t ld, uint16_t* y) {
+#pragma omp parallel for schedule(static)
+  for (int64_t r = 0; r < rows; ++r) {
+    float* row = x + r * ld;
+    const float sum = exp_sum_avx512(row, valid, row_max_avx512(row, valid), true);
+    const __m512 inv = _mm512_set1_ps(1.0f / sum);
+    uint16_t* out = y + r * ld;
+    for (int64_t c = 0; c < ld; c += 16) {
+      const __mmask16 m = avx512::tail_mask(ld - c);
+      const __mmask16 live = c < valid ? avx512::tail_mask(valid - c) : __mmask16(0);
+      const __m512 p = _mm512_maskz_mul_ps(live, inv, _mm512_maskz_loadu_ps(live, row + c));
+      _mm256_mask_storeu_epi16(out + c, m, avx512::to_bf16(p));
+    }
+  }
+}
+
 }  // namespace quasr::kernels

@@ -96,6 +96,22 @@ __attribute__((target("avx512f,fma"))) inline void gelu_n(float* x, int64_t n) {
   }
 }
 
+// float -> bfloat16 bits, round to nearest even (AVX-512F only).
+__attribute__((target("avx512f"))) inline __m256i to_bf16(__m512 x) {
+  __m512i bits = _mm512_castps_si512(x);
+  const __m512i lsb = _mm512_and_si512(_mm512_srli_epi32(bits, 16), _mm512_set1_epi32(1));
+  bits = _mm512_add_epi32(_mm512_add_epi32(bits, _mm512_set1_epi32(0x7FFF)), lsb);
+  return _mm512_cvtepi32_epi16(_mm512_srli_epi32(bits, 16));
+}
+
+__attribute__((target("avx512f,avx512bw,avx512vl"))) inline void to_bf16_n(const float* x,
+                                                                           int64_t n, uint16_t* y) {
+  for (int64_t i = 0; i < n; i += 16) {
+    const __mmask16 m = tail_mask(n - i);
+    _mm256_mask_storeu_epi16(y + i, m, to_bf16(_mm512_maskz_loadu_ps(m, x + i)));
+  }
+}
+
 }  // namespace quasr::kernels::avx512
 
 namespace quasr::kernels {

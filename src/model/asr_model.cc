@@ -113,15 +113,38 @@ void AsrModel::set_module_scheme(const std::string& name, const std::string& sch
     }
 }
 
+AttentionChoice parse_attention_choice(const std::string& text, const std::string& what) {
+  if (text == "auto") return AttentionChoice::kAuto;
+  if (text == "fp32") return AttentionChoice::kFp32;
+  if (text == "bf16") return AttentionChoice::kBf16;
+  throw Error(what + ": unknown attention precision '" + text + "' (expected auto, fp32 or bf16)");
+}
+
+namespace {
+
+std::unique_ptr<AsrModel> with_attention(std::unique_ptr<AsrModel> model, bool quantized,
+                                         AttentionChoice choice) {
+  const bool bf16 =
+      choice == AttentionChoice::kBf16 || (choice == AttentionChoice::kAuto && quantized);
+  model->set_attention_precision(bf16 ? kernels::AttentionPrecision::kBf16
+                                      : kernels::AttentionPrecision::kFp32);
+  return model;
+}
+
+}  // namespace
+
 std::unique_ptr<AsrModel> load_model(const std::string& directory, const LoadOptions& options) {
   fs::path dir(directory);
   if (!fs::is_directory(dir)) throw Error(directory + ": model folder not found");
   if (is_quasr_folder(directory))
-    return std::make_unique<AsrModel>(load_quasr_folder(directory, options));
+    return with_attention(std::make_unique<AsrModel>(load_quasr_folder(directory, options)), true,
+                          options.attention);
   if (fs::exists(dir / "hyperparams.yaml"))
-    return std::make_unique<AsrModel>(load_speechbrain_folder(directory, options));
+    return with_attention(std::make_unique<AsrModel>(load_speechbrain_folder(directory, options)),
+                          false, options.attention);
   if (fs::exists(dir / "config.json"))
-    return std::make_unique<AsrModel>(load_hf_folder(directory, options));
+    return with_attention(std::make_unique<AsrModel>(load_hf_folder(directory, options)), false,
+                          options.attention);
   throw Error(directory +
               ": not a model folder (expected config.json for Hugging Face or hyperparams.yaml "
               "for SpeechBrain)");

@@ -55,10 +55,21 @@ struct ModelParts {
   std::vector<std::string> tokenizer_files;
 };
 
+// How a loaded model runs its attention products.
+enum class AttentionChoice {
+  kAuto,  // fp32 for fp32 models; bf16 for quantized folders (CPU with native bf16)
+  kFp32,
+  kBf16,
+};
+
 struct LoadOptions {
   // Leaves keep fp32 weights and the checkpoints stay loaded (for quantize).
   bool keep_source_weights = false;
+  AttentionChoice attention = AttentionChoice::kAuto;
 };
+
+// "auto" | "fp32" | "bf16"; throws quasr::Error naming `what` otherwise.
+AttentionChoice parse_attention_choice(const std::string& text, const std::string& what);
 
 class AsrModel {
  public:
@@ -97,6 +108,14 @@ class AsrModel {
   void set_module_scheme(const std::string& name, const std::string& scheme);
   int64_t vocab_size() const { return parts_.head->vocab_size(); }
   bool uses_attention_mask() const;
+  // Precision of the attention products (QKᵀ and ·V). fp32 unless set:
+  // load_model() picks bf16 for quantized folders (LoadOptions).
+  void set_attention_precision(kernels::AttentionPrecision precision) {
+    parts_.encoder->set_attention_precision(precision);
+  }
+  kernels::AttentionPrecision attention_precision() const {
+    return parts_.encoder->attention_precision();
+  }
 
  private:
   void forward_prepared(Workspace& ws, Tensor& log_probs) const;

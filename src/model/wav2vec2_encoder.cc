@@ -156,7 +156,7 @@ void TransformerLayer::attention(const float* input, int64_t frames, int64_t val
   float scale = 1.0f / std::sqrt(static_cast<float>(head_dim_));
   kernels::self_attention(ws.query.data(), ws.key.data(), ws.value.data(), width, frames,
                           valid_frames, heads_, head_dim_, scale, ws.context.data(), width,
-                          ws.attention_scores);
+                          ws.attention_scores, attention_precision_);
   ws.times.mark(Stage::kAttentionCore);
   out_proj_.forward(ws.context.data(), frames, output);
   ws.times.mark(Stage::kAttentionLinears);
@@ -215,6 +215,11 @@ Wav2Vec2Encoder::Wav2Vec2Encoder(const BuildContext& ctx, const Wav2Vec2Config& 
                                                 config.layer_norm_eps)) {
   for (int64_t l = 0; l < config.num_hidden_layers; ++l)
     layers_.emplace_back(ctx, config, static_cast<int>(l));
+}
+
+void Wav2Vec2Encoder::set_attention_precision(kernels::AttentionPrecision precision) {
+  attention_precision_ = precision;
+  for (TransformerLayer& layer : layers_) layer.set_attention_precision(precision);
 }
 
 int64_t Wav2Vec2Encoder::forward(const float* wav, int64_t samples, Workspace& ws,

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "core/tensor.h"
+#include "kernels/attention.h"
 #include "model/config.h"
 #include "model/module_tree.h"
 #include "model/stage_times.h"
@@ -63,6 +64,9 @@ class TransformerLayer {
  public:
   TransformerLayer(const BuildContext& ctx, const Wav2Vec2Config& config, int index);
   void forward(Tensor& hidden, int64_t valid_frames, Workspace& ws) const;
+  void set_attention_precision(kernels::AttentionPrecision precision) {
+    attention_precision_ = precision;
+  }
 
  private:
   void attention(const float* input, int64_t frames, int64_t valid_frames, Workspace& ws,
@@ -76,6 +80,7 @@ class TransformerLayer {
   LayerNorm layer_norm_;
   Linear intermediate_dense_, output_dense_;
   LayerNorm final_layer_norm_;
+  kernels::AttentionPrecision attention_precision_ = kernels::AttentionPrecision::kFp32;
 };
 
 class Wav2Vec2Encoder {
@@ -88,9 +93,13 @@ class Wav2Vec2Encoder {
   // past `frames` are padding. Returns frames.
   int64_t forward(const float* wav, int64_t samples, Workspace& ws, Tensor& hidden) const;
   const Wav2Vec2Config& config() const { return config_; }
+  // fp32 by default; quantized models run bf16 (see AsrModel).
+  void set_attention_precision(kernels::AttentionPrecision precision);
+  kernels::AttentionPrecision attention_precision() const { return attention_precision_; }
 
  private:
   Wav2Vec2Config config_;
+  kernels::AttentionPrecision attention_precision_ = kernels::AttentionPrecision::kFp32;
   std::vector<ConvLayer> conv_layers_;
   std::unique_ptr<LayerNorm> projection_norm_;
   std::unique_ptr<Linear> projection_;

@@ -227,6 +227,9 @@ QuantizeResult quantize_model(model::AsrModel& model, const Recipe& recipe,
   calibrate(model, planned, calibration, &reference, progress);
   QuantizeResult result;
   result.leaves = convert(planned);
+  // From here the model runs as its saved folder will (load_model's default
+  // for quantized folders), and is measured so.
+  model.set_attention_precision(kernels::AttentionPrecision::kBf16);
   model::Workspace ws;
   double kl_sum = 0.0;
   int64_t agree = 0;
