@@ -8,6 +8,8 @@
 #include <cmath>
 #include <vector>
 
+#include <omp.h>
+
 #include "core/cpu_features.h"
 #include "kernels/vector_math_avx512.h"
 
@@ -155,29 +157,47 @@ void layer_norm_gelu_rows(const float* x, int64_t rows, int64_t cols, const floa
   }
 }
 
-void group_norm_channels(float* x, int64_t frames, int64_t channels, const float* gamma,
-                         const float* beta, float eps) {
+void group_norm_gelu_channels(float* x, int64_t frames, int64_t channels, const float* gamma,
+                              const float* beta, float eps) {
   if (frames == 0) return;
-  std::vector<double> sum(channels, 0.0), squares(channels, 0.0);
-  for (int64_t t = 0; t < frames; ++t) {
-    const float* row = x + t * channels;
-    for (int64_t c = 0; c < channels; ++c) sum[c] += row[c];
-  }
-  for (int64_t c = 0; c < channels; ++c) sum[c] /= static_cast<double>(frames);
-  for (int64_t t = 0; t < frames; ++t) {
-    const float* row = x + t * channels;
-    for (int64_t c = 0; c < channels; ++c) {
-      double d = row[c] - sum[c];
-      squares[c] += d * d;
+  // One read for the statistics (sum and sum of squares in double: the
+  // extractor's outputs are O(1), so the one-pass variance loses nothing at
+  // float precision), one read-write for the affine map and GELU together:
+  // this array is the largest of the forward (512 channels at 3200 frames/s).
+  const int64_t threads = std::max(1, omp_get_max_threads());
+  std::vector<double> partial(static_cast<size_t>(2 * threads * channels), 0.0);
+#pragma omp parallel num_threads(threads)
+  {
+    double* sum = partial.data() + 2 * omp_get_thread_num() * channels;
+    double* squares = sum + channels;
+#pragma omp for schedule(static)
+    for (int64_t t = 0; t < frames; ++t) {
+      const float* row = x + t * channels;
+      for (int64_t c = 0; c < channels; ++c) {
+        sum[c] += row[c];
+        squares[c] += double(row[c]) * row[c];
+      }
     }
   }
   std::vector<float> scale(channels), shift(channels);
   for (int64_t c = 0; c < channels; ++c) {
-    double inv = 1.0 / std::sqrt(squares[c] / static_cast<double>(frames) + eps);
+    double total = 0.0, total_squares = 0.0;
+    for (int64_t k = 0; k < threads; ++k) {
+      total += partial[2 * k * channels + c];
+      total_squares += partial[(2 * k + 1) * channels + c];
+    }
+    const double mean = total / double(frames);
+    const double variance = std::max(0.0, total_squares / double(frames) - mean * mean);
+    const double inv = 1.0 / std::sqrt(variance + eps);
     scale[c] = static_cast<float>(inv * gamma[c]);
-    shift[c] = static_cast<float>(beta[c] - sum[c] * inv * gamma[c]);
+    shift[c] = static_cast<float>(beta[c] - mean * inv * gamma[c]);
   }
-  channel_affine(x, frames, channels, scale.data(), shift.data());
+#pragma omp parallel for schedule(static)
+  for (int64_t t = 0; t < frames; ++t) {
+    float* row = x + t * channels;
+    for (int64_t c = 0; c < channels; ++c) row[c] = row[c] * scale[c] + shift[c];
+    gelu_block(row, channels);
+  }
 }
 
 void normalize_all(float* x, int64_t n, float eps) {

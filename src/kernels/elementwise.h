@@ -20,9 +20,10 @@ void layer_norm_gelu_rows(const float* x, int64_t rows, int64_t cols, const floa
                           const float* beta, float eps, float* y);
 
 // GroupNorm with one group per channel on a time-major [frames, channels]
-// array: every channel is normalised over time (wav2vec2 "group" extractor).
-void group_norm_channels(float* x, int64_t frames, int64_t channels, const float* gamma,
-                         const float* beta, float eps);
+// array (every channel normalised over time: wav2vec2's "group" extractor),
+// then exact GELU, in place.
+void group_norm_gelu_channels(float* x, int64_t frames, int64_t channels, const float* gamma,
+                              const float* beta, float eps);
 
 // Normalises all n values jointly: (x - mean) / sqrt(var + eps), population
 // variance. Used for SpeechBrain's F.layer_norm(x, x.shape[1:]) and Hugging

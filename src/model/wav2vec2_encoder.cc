@@ -59,9 +59,8 @@ void ConvLayer::forward(const Tensor& x, Tensor& y) const {
   conv_->forward(x.data(), x.dim(0), y.data());
   if (norm_ == Norm::kNone) return;
   if (norm_ == Norm::kGroup) {
-    kernels::group_norm_channels(y.data(), frames, shape.out_channels, norm_weight_.data(),
-                                 norm_bias_.data(), kExtractorNormEps);
-    kernels::gelu_erf(y.data(), y.numel());
+    kernels::group_norm_gelu_channels(y.data(), frames, shape.out_channels, norm_weight_.data(),
+                                      norm_bias_.data(), kExtractorNormEps);
   } else {
     kernels::layer_norm_gelu_rows(y.data(), frames, shape.out_channels, norm_weight_.data(),
                                   norm_bias_.data(), kExtractorNormEps, y.data());
