@@ -9,9 +9,15 @@ namespace quasr::kernels::int8_detail {
 
 namespace {
 // Output frames per GEMM: one primitive shape for every length (oneDNN
-// JIT-compiles per shape), and an im2col block of 64 x 8192 bytes (wav2vec2
-// large) stays in L2.
-constexpr int64_t kFrameBlock = 64;
+// JIT-compiles per shape), as many as keep the im2col block within 512 KiB
+// (L2): 64 for wav2vec2 large's positional conv (8192-byte windows), 256 for
+// the extractor's 3 x 512 windows.
+int64_t frame_block(int64_t window) {
+  constexpr int64_t kBlockBytes = 1 << 19;
+  int64_t frames = 256;
+  while (frames > 16 && frames * window > kBlockBytes) frames /= 2;
+  return frames;
+}
 
 struct BlockBuffers {
   std::vector<uint8_t> window;
@@ -29,6 +35,7 @@ GroupedInt8Conv::GroupedInt8Conv(const Conv1dShape& shape, const int8_t* weight)
   if (s.padding != 0) throw Error("GroupedInt8Conv: callers pad the input (padding must be 0)");
   const int64_t cig = s.in_channels / s.groups, cog = s.out_channels / s.groups;
   window_ = cig * s.kernel;
+  frame_block_ = frame_block(window_);
   std::vector<int8_t> rows(static_cast<size_t>(cog * window_));
   for (int64_t g = 0; g < s.groups; ++g) {
     for (int64_t o = 0; o < cog; ++o) {
@@ -43,7 +50,7 @@ GroupedInt8Conv::GroupedInt8Conv(const Conv1dShape& shape, const int8_t* weight)
 }
 
 std::string GroupedInt8Conv::implementation() const {
-  return "im2col+" + groups_.front()->implementation(kFrameBlock);
+  return "im2col+" + groups_.front()->implementation(frame_block_);
 }
 
 void GroupedInt8Conv::run_block(const uint8_t* q, int64_t group, int64_t first, int64_t frames,
@@ -51,8 +58,8 @@ void GroupedInt8Conv::run_block(const uint8_t* q, int64_t group, int64_t first, 
   const Conv1dShape& s = shape_;
   const int64_t cig = s.in_channels / s.groups, cog = s.out_channels / s.groups;
   BlockBuffers& buffers = thread_buffers();
-  uint8_t* window = grow(buffers.window, kFrameBlock * window_);
-  int32_t* out = grow(buffers.out, kFrameBlock * cog);
+  uint8_t* window = grow(buffers.window, frame_block_ * window_);
+  int32_t* out = grow(buffers.out, frame_block_ * cog);
   for (int64_t t = 0; t < frames; ++t) {
     const uint8_t* source = q + (first + t) * s.stride * s.in_channels + group * cig;
     uint8_t* row = window + t * window_;
@@ -61,7 +68,7 @@ void GroupedInt8Conv::run_block(const uint8_t* q, int64_t group, int64_t first, 
   }
   // A short last block still runs the full-size GEMM; its extra rows are
   // whatever the buffer held and are not copied out.
-  groups_[static_cast<size_t>(group)]->run(window, kFrameBlock, window_, out, cog);
+  groups_[static_cast<size_t>(group)]->run(window, frame_block_, window_, out, cog);
   for (int64_t t = 0; t < frames; ++t)
     std::memcpy(acc + (first + t) * s.out_channels + group * cog, out + t * cog,
                 sizeof(int32_t) * static_cast<size_t>(cog));
@@ -70,15 +77,15 @@ void GroupedInt8Conv::run_block(const uint8_t* q, int64_t group, int64_t first, 
 void GroupedInt8Conv::run(const uint8_t* q, int64_t t_in, int32_t* acc) const {
   const int64_t t_out = shape_.output_length(t_in);
   if (t_out <= 0) return;
-  const int64_t blocks = (t_out + kFrameBlock - 1) / kFrameBlock;
+  const int64_t blocks = (t_out + frame_block_ - 1) / frame_block_;
   const int64_t tasks = blocks * shape_.groups;
   // One task per (block, group), each a single-threaded GEMM (oneDNN runs
   // sequentially inside a parallel region).
 #pragma omp parallel for schedule(dynamic)
   for (int64_t task = 0; task < tasks; ++task) {
     const int64_t block = task / shape_.groups, group = task % shape_.groups;
-    const int64_t first = block * kFrameBlock;
-    run_block(q, group, first, std::min(kFrameBlock, t_out - first), acc);
+    const int64_t first = block * frame_block_;
+    run_block(q, group, first, std::min(frame_block_, t_out - first), acc);
   }
 }
 

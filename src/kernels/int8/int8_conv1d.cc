@@ -120,7 +120,7 @@ StaticInt8Conv1d::StaticInt8Conv1d(const Conv1dShape& shape, const Int8Weights& 
         s.out_channels, s.kernel, s.stride, w_float.data(), scales.data(), bias, activation);
     return;
   }
-  if (s.groups > 1) {
+  if (s.groups > 1 || s.in_channels > 1) {
     if (bias) bias_.assign(bias, bias + s.out_channels);
     w_scales_ = weight_scales(weights);
     w_sums_ = weights.row_sums();
@@ -195,7 +195,7 @@ DynamicInt8Conv1d::DynamicInt8Conv1d(const Conv1dShape& shape, const Int8Weights
     reference_weights_ = reference_copy(weights);
     return;
   }
-  if (shape_.groups > 1) {
+  if (shape_.groups > 1 || shape_.in_channels > 1) {
     grouped_ = std::make_unique<int8_detail::GroupedInt8Conv>(unpadded(shape_), weights.data());
     return;
   }
