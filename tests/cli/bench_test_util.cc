@@ -1,38 +1,17 @@
 #include "bench_test_util.h"
 
-#include <fcntl.h>
 #include <sndfile.h>
-#include <spawn.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
-#include <cstdlib>
+#include <cstdio>
 #include <filesystem>
-#include <fstream>
 #include <sstream>
 #include <stdexcept>
 
 #include "eval/schema_check.h"
 
-extern char** environ;
-
 namespace quasr::clitest {
 
 namespace fs = std::filesystem;
-
-std::string read_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw std::runtime_error("cannot read " + path);
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
-
-void write_file(const std::string& path, const std::string& content) {
-  std::ofstream out(path, std::ios::binary);
-  out << content;
-  if (!out) throw std::runtime_error("cannot write " + path);
-}
 
 nlohmann::json read_json(const std::string& path) {
   return nlohmann::json::parse(read_file(path));
@@ -52,63 +31,15 @@ int count_words(const std::string& text) {
   return count;
 }
 
-CommandResult run_quasr(const std::vector<std::string>& args,
-                        const std::map<std::string, std::string>& env) {
-  TempDir capture;
-  const std::string out_path = capture / "stdout", err_path = capture / "stderr";
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
-  posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, out_path.c_str(),
-                                   O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  posix_spawn_file_actions_addopen(&actions, STDERR_FILENO, err_path.c_str(),
-                                   O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  std::vector<std::string> argv_text = {QUASR_BIN};
-  argv_text.insert(argv_text.end(), args.begin(), args.end());
-  std::vector<char*> argv;
-  for (std::string& a : argv_text) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  std::vector<std::string> env_text;
-  for (char** e = environ; *e; ++e) env_text.emplace_back(*e);
-  for (const auto& [key, value] : env) env_text.push_back(key + "=" + value);
-  std::vector<char*> envp;
-  for (std::string& e : env_text) envp.push_back(e.data());
-  envp.push_back(nullptr);
-
-  pid_t pid = 0;
-  int rc = posix_spawn(&pid, QUASR_BIN, &actions, nullptr, argv.data(), envp.data());
-  posix_spawn_file_actions_destroy(&actions);
-  if (rc != 0) throw std::runtime_error(std::string("cannot start ") + QUASR_BIN);
-  int wait_status = 0;
-  waitpid(pid, &wait_status, 0);
-  CommandResult result;
-  result.status = WIFEXITED(wait_status) ? WEXITSTATUS(wait_status) : 128 + WTERMSIG(wait_status);
-  result.out = read_file(out_path);
-  result.err = read_file(err_path);
-  return result;
-}
-
-TempDir::TempDir() {
-  std::string pattern = (fs::temp_directory_path() / "quasr-cli-XXXXXX").string();
-  if (!mkdtemp(pattern.data())) throw std::runtime_error("mkdtemp failed");
-  path_ = pattern;
-}
-
-TempDir::~TempDir() {
-  std::error_code ec;
-  fs::remove_all(path_, ec);
-}
-
 std::string fixture_model(const std::string& variant) {
-  return std::string(QUASR_FIXTURE_DIR) + "/models/" + variant;
+  return fixture("models/" + variant);
 }
 
 std::vector<FixtureUtterance> fixture_utterances(const std::string& variant) {
-  const std::string root = QUASR_FIXTURE_DIR;
-  const nlohmann::json cases = read_json(root + "/parity/" + variant + "/cases.json");
+  const nlohmann::json cases = read_json(fixture("parity/" + variant + "/cases.json"));
   std::vector<FixtureUtterance> items;
   for (const nlohmann::json& u : cases.at("utterances")) {
-    items.push_back({u.at("id"), root + "/" + u.at("wav").get<std::string>(), u.at("text")});
+    items.push_back({u.at("id"), fixture(u.at("wav").get<std::string>()), u.at("text")});
   }
   return items;
 }
@@ -148,16 +79,6 @@ void wav_to_flac(const std::string& wav, const std::string& flac) {
 }
 
 }  // namespace
-
-void write_empty_wav(const std::string& path) {
-  SF_INFO info{};
-  info.samplerate = 16000;
-  info.channels = 1;
-  info.format = SF_FORMAT_WAV | SF_FORMAT_PCM_16;
-  SNDFILE* out = sf_open(path.c_str(), SFM_WRITE, &info);
-  if (!out) throw std::runtime_error("cannot write " + path);
-  sf_close(out);
-}
 
 std::string write_jsonl_dataset(const std::string& dir, const std::vector<Row>& rows) {
   std::string text;

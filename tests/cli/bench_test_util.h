@@ -1,38 +1,16 @@
-// Helpers for the quasr bench/merge end-to-end tests: run the binary, build
-// small datasets from the parity fixtures in a temporary folder.
+// Helpers for the quasr bench/merge end-to-end tests: build small datasets
+// from the parity fixtures in a temporary folder, read the results back.
+// Running the binary and temp folders: cli_test_util.h.
 #pragma once
 
-#include <map>
 #include <string>
 #include <vector>
 
 #include <nlohmann/json.hpp>
 
+#include "cli_test_util.h"
+
 namespace quasr::clitest {
-
-struct CommandResult {
-  int status = -1;  // exit code, or 128 + signal number when killed by one
-  std::string out;  // stdout
-  std::string err;  // stderr
-};
-
-// Runs QUASR_BIN with args (no shell), extra environment variables added.
-CommandResult run_quasr(const std::vector<std::string>& args,
-                        const std::map<std::string, std::string>& env = {});
-
-// A fresh folder under the test temp dir, removed on destruction.
-class TempDir {
- public:
-  TempDir();
-  ~TempDir();
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  const std::string& path() const { return path_; }
-  std::string operator/(const std::string& name) const { return path_ + "/" + name; }
-
- private:
-  std::string path_;
-};
 
 // One parity utterance of a fixture variant: its wav and the transcript the
 // PyTorch reference produced for the variant's model (cases.json).
@@ -66,11 +44,6 @@ std::string write_librispeech_dataset(const std::string& dir, const std::vector<
 // Rows using each fixture utterance once with its expected transcript.
 std::vector<Row> exact_rows(const std::string& variant);
 
-// A valid 16 kHz mono WAV file with zero samples.
-void write_empty_wav(const std::string& path);
-
-std::string read_file(const std::string& path);
-void write_file(const std::string& path, const std::string& content);
 nlohmann::json read_json(const std::string& path);
 std::vector<std::string> read_lines(const std::string& path);
 // Number of whitespace-separated words.

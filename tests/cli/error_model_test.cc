@@ -10,7 +10,7 @@
 
 #include "error_test_util.h"
 
-namespace quasr::clierr {
+namespace quasr::clitest {
 namespace {
 
 namespace fs = std::filesystem;
@@ -19,16 +19,16 @@ class ModelErrors : public testing::TestWithParam<std::string> {
  protected:
   void SetUp() override { fs::create_directory(out_dir_); }
 
-  Outcome run(const std::string& model) {
+  CommandResult run(const std::string& model) {
     if (GetParam() == "inspect") return run_quasr({"inspect", "--model", model});
     return run_quasr({"transcribe", "--model", model, "--logits", out_dir_ + "/logits.npy",
                       fixture("parity/sb_local/utt0.wav")});
   }
   void expect_no_output() { EXPECT_TRUE(list_dir(out_dir_).empty()); }
 
-  ScratchDir dir_;
-  const std::string model_ = dir_.file("model");
-  const std::string out_dir_ = dir_.file("out");
+  TempDir dir_;
+  const std::string model_ = dir_ / "model";
+  const std::string out_dir_ = dir_ / "out";
 };
 
 TEST_P(ModelErrors, TruncatedSafetensorsData) {
@@ -96,23 +96,23 @@ INSTANTIATE_TEST_SUITE_P(Commands, ModelErrors, testing::Values("transcribe", "i
                          });
 
 TEST(InspectErrors, MissingModelDirectory) {
-  ScratchDir dir;
-  const std::string model = dir.file("no_such_model");
+  TempDir dir;
+  const std::string model = dir / "no_such_model";
   expect_error(run_quasr({"inspect", "--model", model}), 1, {model, "not found"});
 }
 
 TEST(InspectErrors, ModelDirectoryWithoutConfig) {
-  ScratchDir dir;
+  TempDir dir;
   expect_error(run_quasr({"inspect", "--model", dir.path()}), 1,
                {dir.path(), "config.json", "hyperparams.yaml"});
 }
 
 TEST(InspectErrors, UsageWithoutModel) {
-  const Outcome outcome = run_quasr({"inspect"});
-  EXPECT_EQ(outcome.exit_code, 2);
+  const CommandResult outcome = run_quasr({"inspect"});
+  EXPECT_EQ(outcome.status, 2);
   EXPECT_EQ(outcome.out, "");
   EXPECT_EQ(outcome.err.substr(0, outcome.err.find('\n')), "--model is required");
 }
 
 }  // namespace
-}  // namespace quasr::clierr
+}  // namespace quasr::clitest

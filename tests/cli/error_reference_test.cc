@@ -17,7 +17,7 @@
 #include "error_test_util.h"
 #include "io/npy.h"
 
-namespace quasr::clierr {
+namespace quasr::clitest {
 namespace {
 
 struct Case {
@@ -28,7 +28,7 @@ struct Case {
 
 std::vector<Case> sb_local_cases() {
   const nlohmann::json cases =
-      nlohmann::json::parse(read_bytes(fixture("parity/sb_local/cases.json")));
+      nlohmann::json::parse(read_file(fixture("parity/sb_local/cases.json")));
   std::vector<Case> out;
   for (const nlohmann::json& u : cases.at("utterances"))
     out.push_back({fixture(u.at("wav").get<std::string>()), u.at("text").get<std::string>(),
@@ -45,19 +45,19 @@ TEST(CliReference, TranscribePrintsReferenceTexts) {
     args.push_back(c.wav);
     expected += c.wav + "\t" + c.text + "\n";
   }
-  const Outcome outcome = run_quasr(args);
-  EXPECT_EQ(outcome.exit_code, 0) << outcome.err;
+  const CommandResult outcome = run_quasr(args);
+  EXPECT_EQ(outcome.status, 0) << outcome.err;
   EXPECT_EQ(outcome.err, "");
   EXPECT_EQ(outcome.out, expected);
 }
 
 TEST(CliReference, LogitsEqualReference) {
   const Case c = sb_local_cases().at(0);
-  ScratchDir dir;
-  const std::string logits = dir.file("utt0.npy");
-  const Outcome outcome =
+  TempDir dir;
+  const std::string logits = dir / "utt0.npy";
+  const CommandResult outcome =
       run_quasr({"transcribe", "--model", fixture("models/sb_local"), "--logits", logits, c.wav});
-  ASSERT_EQ(outcome.exit_code, 0) << outcome.err;
+  ASSERT_EQ(outcome.status, 0) << outcome.err;
   EXPECT_EQ(outcome.out, c.wav + "\t" + c.text + "\n");
   EXPECT_EQ(list_dir(dir.path()), std::vector<std::string>{"utt0.npy"});  // no temp file left
   const NpyArray got = read_npy_f32(logits);
@@ -99,8 +99,9 @@ std::set<std::string> expected_sb_local_modules() {
 }
 
 TEST(CliReference, InspectJsonListsModules) {
-  const Outcome outcome = run_quasr({"inspect", "--json", "--model", fixture("models/sb_local")});
-  ASSERT_EQ(outcome.exit_code, 0) << outcome.err;
+  const CommandResult outcome =
+      run_quasr({"inspect", "--json", "--model", fixture("models/sb_local")});
+  ASSERT_EQ(outcome.status, 0) << outcome.err;
   const nlohmann::json doc = nlohmann::json::parse(outcome.out);
   EXPECT_EQ(doc.at("format"), "speechbrain");
   EXPECT_EQ(doc.at("vocab_size"), 40);
@@ -122,4 +123,4 @@ TEST(CliReference, InspectJsonListsModules) {
 }
 
 }  // namespace
-}  // namespace quasr::clierr
+}  // namespace quasr::clitest

@@ -9,7 +9,7 @@
 
 #include "error_test_util.h"
 
-namespace quasr::clierr {
+namespace quasr::clitest {
 namespace {
 
 namespace fs = std::filesystem;
@@ -20,13 +20,13 @@ class TranscribeErrors : public testing::Test {
 
   // transcribe with --logits into a fresh folder, so every test also checks
   // that a failed run leaves no output file behind.
-  Outcome transcribe(const std::string& model, const std::string& audio) {
+  CommandResult transcribe(const std::string& model, const std::string& audio) {
     return run_quasr({"transcribe", "--model", model, "--logits", logits_, audio});
   }
   void expect_no_output() { EXPECT_TRUE(list_dir(out_dir_).empty()); }
 
-  ScratchDir dir_;
-  const std::string out_dir_ = dir_.file("out");
+  TempDir dir_;
+  const std::string out_dir_ = dir_ / "out";
   const std::string logits_ = out_dir_ + "/logits.npy";
   const std::string model_ = fixture("models/sb_local");
   const std::string utt0_ = fixture("parity/sb_local/utt0.wav");
@@ -34,50 +34,50 @@ class TranscribeErrors : public testing::Test {
 };
 
 TEST_F(TranscribeErrors, MissingModelDirectory) {
-  const std::string model = dir_.file("no_such_model");
+  const std::string model = dir_ / "no_such_model";
   expect_error(transcribe(model, utt0_), 1, {model, "not found"});
   expect_no_output();
 }
 
 TEST_F(TranscribeErrors, ModelDirectoryWithoutConfig) {
-  const std::string model = dir_.file("bare");
+  const std::string model = dir_ / "bare";
   fs::create_directory(model);
-  write_bytes(model + "/notes.txt", "not a model\n");
+  write_file(model + "/notes.txt", "not a model\n");
   expect_error(transcribe(model, utt0_), 1, {model, "config.json", "hyperparams.yaml"});
   expect_no_output();
 }
 
 TEST_F(TranscribeErrors, MissingAudioFile) {
-  const std::string audio = dir_.file("absent.wav");
+  const std::string audio = dir_ / "absent.wav";
   expect_error(transcribe(model_, audio), 1, {audio, "no such file"});
   expect_no_output();
 }
 
 TEST_F(TranscribeErrors, CorruptFlac) {
   // FLAC magic and a STREAMINFO block header, then noise instead of the block.
-  const std::string audio = dir_.file("corrupt.flac");
-  write_bytes(audio, std::string("fLaC\x80\x00\x00\x22", 8) + std::string(40, '\x5a'));
+  const std::string audio = dir_ / "corrupt.flac";
+  write_file(audio, std::string("fLaC\x80\x00\x00\x22", 8) + std::string(40, '\x5a'));
   expect_error(transcribe(model_, audio), 1, {audio, "audio"});
   expect_no_output();
 }
 
 TEST_F(TranscribeErrors, EmptyWav) {
-  const std::string audio = dir_.file("empty.wav");
+  const std::string audio = dir_ / "empty.wav";
   write_empty_wav(audio);
   expect_error(transcribe(model_, audio), 1, {audio, "empty"});
   expect_no_output();
 }
 
 TEST_F(TranscribeErrors, NonAudioFile) {
-  const std::string audio = dir_.file("transcript.txt");
-  write_bytes(audio, "THE CAT SAW THE RED DOOR\n");
+  const std::string audio = dir_ / "transcript.txt";
+  write_file(audio, "THE CAT SAW THE RED DOOR\n");
   expect_error(transcribe(model_, audio), 1, {audio, "audio"});
   expect_no_output();
 }
 
 TEST_F(TranscribeErrors, LogitsWithTwoFiles) {
   // Rejected before any model work: the run never reaches the output stage.
-  const Outcome outcome =
+  const CommandResult outcome =
       run_quasr({"transcribe", "--model", model_, "--logits", logits_, utt0_, utt1_});
   expect_error(outcome, 1, {"--logits", logits_, "one input file", "got 2"});
   expect_no_output();
@@ -85,33 +85,34 @@ TEST_F(TranscribeErrors, LogitsWithTwoFiles) {
 
 TEST_F(TranscribeErrors, LogitsIntoMissingDirectory) {
   const std::string target = out_dir_ + "/missing/logits.npy";
-  const Outcome outcome = run_quasr({"transcribe", "--model", model_, "--logits", target, utt0_});
+  const CommandResult outcome =
+      run_quasr({"transcribe", "--model", model_, "--logits", target, utt0_});
   expect_error(outcome, 1, {out_dir_ + "/missing", "does not exist"});
   EXPECT_FALSE(fs::exists(target));
   expect_no_output();  // no temporary or partial file next to the missing folder
 }
 
 TEST_F(TranscribeErrors, UsageWithoutModel) {
-  const Outcome outcome = run_quasr({"transcribe", utt0_});
-  EXPECT_EQ(outcome.exit_code, 2);
+  const CommandResult outcome = run_quasr({"transcribe", utt0_});
+  EXPECT_EQ(outcome.status, 2);
   EXPECT_EQ(outcome.out, "");
   EXPECT_EQ(outcome.err.substr(0, outcome.err.find('\n')), "--model is required");
 }
 
 TEST_F(TranscribeErrors, UsageWithoutFiles) {
-  const Outcome outcome = run_quasr({"transcribe", "--model", model_});
-  EXPECT_EQ(outcome.exit_code, 2);
+  const CommandResult outcome = run_quasr({"transcribe", "--model", model_});
+  EXPECT_EQ(outcome.status, 2);
   EXPECT_EQ(outcome.out, "");
   EXPECT_NE(outcome.err.substr(0, outcome.err.find('\n')).find("files"), std::string::npos)
       << outcome.err;
 }
 
 TEST_F(TranscribeErrors, UsageUnknownOption) {
-  const Outcome outcome = run_quasr({"transcribe", "--model", model_, "--beam", "4", utt0_});
-  EXPECT_EQ(outcome.exit_code, 2);
+  const CommandResult outcome = run_quasr({"transcribe", "--model", model_, "--beam", "4", utt0_});
+  EXPECT_EQ(outcome.status, 2);
   EXPECT_EQ(outcome.out, "");
   EXPECT_NE(outcome.err.find("--beam"), std::string::npos) << outcome.err;
 }
 
 }  // namespace
-}  // namespace quasr::clierr
+}  // namespace quasr::clitest
