@@ -1,14 +1,22 @@
 """Helpers shared by train.py and evaluate.py: audio loading, greedy CTC, WER,
-and writing/reading the SpeechBrain EncoderASR folder."""
+and writing/reading the SpeechBrain EncoderASR folder. The hyperparams.yaml
+module section, preprocessor_config.json fields and tokenizer loading come
+from the fixture writers in tools/reference (one description of the format)."""
 import json
 import os
 import shutil
+import sys
 
 import torch
 import torchaudio
 import yaml
 
 import model as model_lib
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                                "reference"))
+import hf_files  # noqa: E402
+import sb_files  # noqa: E402
 
 
 def load_manifest(path):
@@ -52,13 +60,6 @@ def edit_distance(a, b):
 def hyperparams_yaml(cfg, meta):
     """SpeechBrain EncoderASR hyperparams in the style of asr-wav2vec2-commonvoice-14-en."""
     n, h, v = meta["dnn_neurons"], cfg["hidden_size"], meta["output_neurons"]
-    block = lambda i, drop: (
-        f"    linear{i}: !name:speechbrain.nnet.linear.Linear\n"
-        f"        n_neurons: !ref <dnn_neurons>\n        bias: True\n"
-        f"    bn{i}: !name:speechbrain.nnet.normalization.BatchNorm1d\n"
-        f"    activation{'' if i == 1 else i}: !new:torch.nn.LeakyReLU\n"
-        + (f"    drop{'' if i == 1 else i}: !new:torch.nn.Dropout\n        p: !ref <dnn_dropout>\n"
-           if drop else ""))
     return f"""# ############################################################################
 # Model: quasr demo -- small wav2vec2 (trained from scratch) + DNN + CTC
 # Tokens: SentencePiece unigram ({v} pieces, id 0 = <unk> = CTC blank)
@@ -86,45 +87,7 @@ output_neurons: {v}  # unigram size, index(blank/unk) = 0
 # Decoding parameters
 blank_index: 0
 
-enc: !new:speechbrain.nnet.containers.Sequential
-    input_shape: [null, null, {h}]
-{block(1, True)}{block(2, True)}{block(3, False)}
-wav2vec2: !new:speechbrain.lobes.models.huggingface_transformers.wav2vec2.Wav2Vec2
-    source: !ref <wav2vec2_hub>
-    output_norm: {meta['output_norm']}
-    freeze: True
-    save_path: !ref <wav2vec2_folder>
-
-ctc_lin: !new:speechbrain.nnet.linear.Linear
-    input_size: !ref <dnn_neurons>
-    n_neurons: !ref <output_neurons>
-
-log_softmax: !new:speechbrain.nnet.activations.Softmax
-    apply_log: True
-
-asr_model: !new:torch.nn.ModuleList
-    - [!ref <enc>, !ref <ctc_lin>]
-
-tokenizer: !new:sentencepiece.SentencePieceProcessor
-
-encoder: !new:speechbrain.nnet.containers.LengthsCapableSequential
-    wav2vec2: !ref <wav2vec2>
-    enc: !ref <enc>
-    ctc_lin: !ref <ctc_lin>
-    log_softmax: !ref <log_softmax>
-
-decoding_function: !name:speechbrain.decoders.ctc_greedy_decode
-    blank_id: !ref <blank_index>
-
-modules:
-    encoder: !ref <encoder>
-
-pretrainer: !new:speechbrain.utils.parameter_transfer.Pretrainer
-    loadables:
-        wav2vec2: !ref <wav2vec2>
-        asr: !ref <asr_model>
-        tokenizer: !ref <tokenizer>
-"""
+""" + sb_files.encoder_asr_modules_yaml(h, meta["output_norm"], indent=4, ctc_cost=False)
 
 
 def save_folder(out_dir, net, cfg, tokenizer_model_path, meta):
@@ -140,9 +103,7 @@ def save_folder(out_dir, net, cfg, tokenizer_model_path, meta):
         f.write(hyperparams_yaml(cfg, meta))
     with open(os.path.join(tmp, meta["hub_dir"], "config.json"), "w") as f:
         json.dump(cfg, f, indent=2)
-    pre = {"do_normalize": bool(meta["normalize_wav"]), "feature_extractor_type": "Wav2Vec2FeatureExtractor",
-           "feature_size": 1, "padding_side": "right", "padding_value": 0.0,
-           "return_attention_mask": True, "sampling_rate": 16000}
+    pre = hf_files.preprocessor_config(bool(meta["normalize_wav"]), True)
     with open(os.path.join(tmp, meta["hub_dir"], "preprocessor_config.json"), "w") as f:
         json.dump(pre, f, indent=2)
     with open(os.path.join(tmp, "training_meta.json"), "w") as f:
@@ -153,7 +114,6 @@ def save_folder(out_dir, net, cfg, tokenizer_model_path, meta):
 
 def load_folder(folder):
     """Rebuilds DemoASR from a folder written by save_folder (PyTorch reference)."""
-    import sentencepiece as spm
     with open(os.path.join(folder, "hyperparams.yaml")) as f:
         text = f.read()
     # Plain YAML view of the scalar fields (the !tags are SpeechBrain's).
@@ -173,6 +133,4 @@ def load_folder(folder):
     net.wav2vec2.load_state_dict(torch.load(os.path.join(folder, "wav2vec2.ckpt")))
     torch.nn.ModuleList([net.enc, net.ctc_lin]).load_state_dict(
         torch.load(os.path.join(folder, "asr.ckpt")))
-    sp = spm.SentencePieceProcessor()
-    sp.load(os.path.join(folder, "tokenizer.ckpt"))
-    return net.eval(), sp
+    return net.eval(), sb_files.SBDecoder(folder).sp

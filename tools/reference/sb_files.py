@@ -5,6 +5,7 @@ import hashlib
 import json
 import os
 import random
+import re
 import shutil
 import tempfile
 
@@ -88,67 +89,80 @@ blank_index: 0
 bos_index: 1
 eos_index: 2
 
-enc: !new:speechbrain.nnet.containers.Sequential
-   input_shape: [null, null, {hidden}]
-   linear1: !name:speechbrain.nnet.linear.Linear
-      n_neurons: !ref <dnn_neurons>
-      bias: True
-   bn1: !name:speechbrain.nnet.normalization.BatchNorm1d
-   activation: !new:torch.nn.LeakyReLU
-   drop: !new:torch.nn.Dropout
-      p: !ref <dnn_dropout>
-   linear2: !name:speechbrain.nnet.linear.Linear
-      n_neurons: !ref <dnn_neurons>
-      bias: True
-   bn2: !name:speechbrain.nnet.normalization.BatchNorm1d
-   activation2: !new:torch.nn.LeakyReLU
-   drop2: !new:torch.nn.Dropout
-      p: !ref <dnn_dropout>
-   linear3: !name:speechbrain.nnet.linear.Linear
-      n_neurons: !ref <dnn_neurons>
-      bias: True
-   bn3: !name:speechbrain.nnet.normalization.BatchNorm1d
-   activation3: !new:torch.nn.LeakyReLU
+"""
 
+# The modules of an EncoderASR hyperparams.yaml after the scalar fields. A leading "|" stands
+# for one indentation step (see encoder_asr_modules_yaml).
+_MODULES_YAML = """enc: !new:speechbrain.nnet.containers.Sequential
+|input_shape: [null, null, {hidden}]
+{dnn_blocks}
 wav2vec2: !new:speechbrain.lobes.models.huggingface_transformers.wav2vec2.Wav2Vec2
-   source: !ref <wav2vec2_hub>
-   output_norm: {output_norm}
-   freeze: True
-   save_path: !ref <wav2vec2_folder>
+|source: !ref <wav2vec2_hub>
+|output_norm: {output_norm}
+|freeze: True
+|save_path: !ref <wav2vec2_folder>
 
 ctc_lin: !new:speechbrain.nnet.linear.Linear
-   input_size: !ref <dnn_neurons>
-   n_neurons: !ref <output_neurons>
+|input_size: !ref <dnn_neurons>
+|n_neurons: !ref <output_neurons>
 
 log_softmax: !new:speechbrain.nnet.activations.Softmax
-   apply_log: True
+|apply_log: True
 
-ctc_cost: !name:speechbrain.nnet.losses.ctc_loss
-   blank_index: !ref <blank_index>
-
-asr_model: !new:torch.nn.ModuleList
-   - [!ref <enc>, !ref <ctc_lin>]
+{ctc_cost}asr_model: !new:torch.nn.ModuleList
+|- [!ref <enc>, !ref <ctc_lin>]
 
 tokenizer: !new:sentencepiece.SentencePieceProcessor
 
 encoder: !new:speechbrain.nnet.containers.LengthsCapableSequential
-   wav2vec2: !ref <wav2vec2>
-   enc: !ref <enc>
-   ctc_lin: !ref <ctc_lin>
-   log_softmax: !ref <log_softmax>
+|wav2vec2: !ref <wav2vec2>
+|enc: !ref <enc>
+|ctc_lin: !ref <ctc_lin>
+|log_softmax: !ref <log_softmax>
 
 decoding_function: !name:speechbrain.decoders.ctc_greedy_decode
-   blank_id: !ref <blank_index>
+|blank_id: !ref <blank_index>
 
 modules:
-   encoder: !ref <encoder>
+|encoder: !ref <encoder>
 
 pretrainer: !new:speechbrain.utils.parameter_transfer.Pretrainer
-   loadables:
-      wav2vec2: !ref <wav2vec2>
-      asr: !ref <asr_model>
-      tokenizer: !ref <tokenizer>
+|loadables:
+||wav2vec2: !ref <wav2vec2>
+||asr: !ref <asr_model>
+||tokenizer: !ref <tokenizer>
 """
+
+_CTC_COST_YAML = """ctc_cost: !name:speechbrain.nnet.losses.ctc_loss
+|blank_index: !ref <blank_index>
+
+"""
+
+
+def _dnn_block_yaml(i, dropout):
+    """Layer i of the enc Sequential: linear, BatchNorm, LeakyReLU (and Dropout). SpeechBrain's
+    recipe names the first activation/dropout without a number."""
+    n = "" if i == 1 else str(i)
+    text = (f"|linear{i}: !name:speechbrain.nnet.linear.Linear\n"
+            f"||n_neurons: !ref <dnn_neurons>\n"
+            f"||bias: True\n"
+            f"|bn{i}: !name:speechbrain.nnet.normalization.BatchNorm1d\n"
+            f"|activation{n}: !new:torch.nn.LeakyReLU\n")
+    if dropout:
+        text += f"|drop{n}: !new:torch.nn.Dropout\n||p: !ref <dnn_dropout>\n"
+    return text
+
+
+def encoder_asr_modules_yaml(hidden, output_norm, indent, ctc_cost):
+    """The module part of an EncoderASR hyperparams.yaml (enc ... pretrainer) in the layout of
+    speechbrain/asr-wav2vec2-commonvoice-14-en: the wav2vec2 lobe, a 3-layer DNN (dropout after
+    the first two) and the CTC head. `output_norm` is written as given (str() of it), `indent`
+    spaces a nesting level, `ctc_cost` adds the recipe's ctc_cost entry. Shared by the fixture
+    writer here (indent 3, ctc_cost) and tools/demo/common.py (indent 4, no ctc_cost)."""
+    blocks = _dnn_block_yaml(1, True) + _dnn_block_yaml(2, True) + _dnn_block_yaml(3, False)
+    text = _MODULES_YAML.format(hidden=hidden, output_norm=output_norm, dnn_blocks=blocks,
+                                ctc_cost=_CTC_COST_YAML if ctc_cost else "")
+    return re.sub(r"^\|+", lambda m: " " * (indent * len(m.group(0))), text, flags=re.M)
 
 
 def _source_config(v):
@@ -192,9 +206,9 @@ def write_sb_model(mdir, model, v):
         formats.write_hf_cache(os.path.join(mdir, SAVE_PATH), HUB_ID,
                                {"config.json": cfg_bytes, "preprocessor_config.json": pre_bytes},
                                commit)
-    text = HYPERPARAMS.format(hub=hub, save_path=SAVE_PATH, dnn=v.dnn_neurons, nout=v.sp_vocab,
-                              hidden=v.cfg.hidden_size,
-                              output_norm="True" if v.output_norm else "False")
+    text = HYPERPARAMS.format(hub=hub, save_path=SAVE_PATH, dnn=v.dnn_neurons, nout=v.sp_vocab)
+    text += encoder_asr_modules_yaml(v.cfg.hidden_size, "True" if v.output_norm else "False",
+                                     indent=3, ctc_cost=True)
     with open(os.path.join(mdir, "hyperparams.yaml"), "w", encoding="utf-8") as f:
         f.write(text)
 
