@@ -1,9 +1,16 @@
 #include "kernels/int8/int8_weights.h"
 
+#include <immintrin.h>
+
+// GCC 12's AVX-512 reductions start from an undefined vector.
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+
 #include <cmath>
 #include <string>
 #include <utility>
 
+#include "core/cpu_features.h"
 #include "core/error.h"
 
 namespace quasr::kernels {
@@ -28,6 +35,36 @@ Int8Weights& Int8Weights::operator=(Int8Weights&& other) noexcept {
   return *this;
 }
 
+namespace {
+
+int32_t row_sum_scalar(const int8_t* row, int64_t k) {
+  int32_t sum = 0;
+  for (int64_t i = 0; i < k; ++i) sum += row[i];
+  return sum;
+}
+
+// Σ x over int8 as Σ (x + 128) - 128 k, the unsigned sums 64 bytes at a time
+// with VPSADBW. Loading a quantized large model sums 300 M weights; the scalar
+// loop (GCC keeps it scalar) took ~0.1 s of it.
+__attribute__((target("avx512f,avx512bw"))) int32_t row_sum_avx512(const int8_t* row, int64_t k) {
+  const __m512i flip = _mm512_set1_epi8(static_cast<char>(0x80));
+  __m512i total = _mm512_setzero_si512();
+  int64_t i = 0;
+  for (; i + 64 <= k; i += 64) {
+    const __m512i biased = _mm512_xor_si512(_mm512_loadu_si512(row + i), flip);
+    total = _mm512_add_epi64(total, _mm512_sad_epu8(biased, _mm512_setzero_si512()));
+  }
+  const int64_t unsigned_sum = _mm512_reduce_add_epi64(total) - 128 * i;
+  return static_cast<int32_t>(unsigned_sum) + row_sum_scalar(row + i, k - i);
+}
+
+int32_t row_sum(const int8_t* row, int64_t k) {
+  static const bool avx512 = isa_level() >= IsaLevel::kAvx512;
+  return avx512 ? row_sum_avx512(row, k) : row_sum_scalar(row, k);
+}
+
+}  // namespace
+
 void Int8Weights::finish(const float* scales, int64_t scale_count) {
   if (n_ <= 0 || k_ <= 0) {
     throw Error("int8 weights: bad shape [" + std::to_string(n_) + ", " + std::to_string(k_) + "]");
@@ -47,12 +84,7 @@ void Int8Weights::finish(const float* scales, int64_t scale_count) {
     }
   }
   row_sums_.assign(static_cast<size_t>(n_), 0);
-  for (int64_t j = 0; j < n_; ++j) {
-    int32_t sum = 0;
-    const int8_t* row = data_ + j * k_;
-    for (int64_t i = 0; i < k_; ++i) sum += row[i];
-    row_sums_[j] = sum;
-  }
+  for (int64_t j = 0; j < n_; ++j) row_sums_[j] = row_sum(data_ + j * k_, k_);
 }
 
 Int8Weights Int8Weights::quantize(const float* weight_nk, int64_t n, int64_t k, bool per_channel) {
