@@ -1,9 +1,10 @@
 // Self-attention core (QKᵀ, masked softmax, ·V) at wav2vec2 shapes:
 // 16 heads x 64 (large) and 12 x 64 (base), utterances of 3-20 s.
-//   build/bench/quasr_attention_bench --benchmark_filter=Large
+//   QUASR_BENCH_THREADS=2 build/bench/quasr_attention_bench --benchmark_filter=Large
 #include <benchmark/benchmark.h>
 
 #include <cmath>
+#include <cstdlib>
 #include <vector>
 
 #include "kernels/attention.h"
@@ -48,7 +49,8 @@ BENCHMARK(BM_SelfAttention)
     ->Unit(benchmark::kMillisecond);
 
 int main(int argc, char** argv) {
-  quasr::kernels::set_num_threads(1);
+  const char* threads = std::getenv("QUASR_BENCH_THREADS");
+  quasr::kernels::set_num_threads(threads ? std::atoi(threads) : 1);
   benchmark::Initialize(&argc, argv);
   benchmark::RunSpecifiedBenchmarks();
   return 0;

@@ -1,5 +1,6 @@
 #include "bench_runner.h"
 
+#include <algorithm>
 #include <chrono>
 #include <csignal>
 #include <filesystem>
@@ -94,20 +95,39 @@ void record_failure(const BenchItem& item, const std::string& error, const LoopS
   }
 }
 
+// The warm-up runs the largest audio files of the selection (by bytes, a
+// stand-in for duration that needs no decoding): besides compiling kernels,
+// it grows the activation buffers to their steady-state size, so the timed
+// utterances do not pay for first-touch page faults that a long-running
+// service pays once.
+std::vector<const BenchItem*> warm_up_items(const std::vector<BenchItem>& items, int64_t count) {
+  std::vector<std::pair<std::uintmax_t, const BenchItem*>> by_size;
+  for (const BenchItem& item : items) {
+    std::error_code ec;  // unreadable files fail later, where they are reported
+    const std::uintmax_t size = std::filesystem::file_size(item.utterance.audio_path, ec);
+    by_size.emplace_back(ec ? 0 : size, &item);
+  }
+  count = std::min<int64_t>(count, static_cast<int64_t>(by_size.size()));
+  std::stable_sort(by_size.begin(), by_size.end(),
+                   [](const auto& a, const auto& b) { return a.first > b.first; });
+  std::vector<const BenchItem*> chosen;
+  for (int64_t k = 0; k < count; ++k) chosen.push_back(by_size[static_cast<size_t>(k)].second);
+  return chosen;
+}
+
+// Runs in the workspace the timed loop then uses.
 void warm_up(const ModelSpec& spec, const model::AsrModel& model,
              const std::vector<BenchItem>& items, const LoopSettings& settings,
-             ProgressLine& progress, FailedItems& failed) {
-  const int64_t count = std::min<int64_t>(settings.warmup, static_cast<int64_t>(items.size()));
-  if (count <= 0) return;
-  model::Workspace ws;
-  Tensor log_probs;
-  progress.start(spec.name + " warm-up", count);
-  for (int64_t k = 0; k < count && !InterruptGuard::interrupted(); ++k) {
-    const BenchItem& item = items[static_cast<size_t>(k)];
+             ProgressLine& progress, FailedItems& failed, model::Workspace& ws, Tensor& log_probs) {
+  const std::vector<const BenchItem*> chosen = warm_up_items(items, settings.warmup);
+  if (chosen.empty()) return;
+  progress.start(spec.name + " warm-up", static_cast<int64_t>(chosen.size()));
+  for (size_t k = 0; k < chosen.size() && !InterruptGuard::interrupted(); ++k) {
+    const BenchItem& item = *chosen[k];
     if (failed.ids.count(item.utterance.id)) continue;
     Measured m = measure(model, item, settings, ws, log_probs);
     if (!m.ok) record_failure(item, m.error, settings, failed);
-    progress.update(k + 1);
+    progress.update(static_cast<int64_t>(k + 1));
   }
   progress.finish();
 }
@@ -147,10 +167,9 @@ ModelOutcome bench_model(const ModelSpec& spec, const std::vector<BenchItem>& it
   for (const BenchItem& item : items) {
     if (!done.count(item.utterance.id)) todo.push_back(&item);
   }
-  if (!todo.empty()) warm_up(spec, *model, items, settings, progress, failed);
-
   model::Workspace ws;
   Tensor log_probs;
+  if (!todo.empty()) warm_up(spec, *model, items, settings, progress, failed, ws, log_probs);
   progress.start(spec.name, static_cast<int64_t>(todo.size()));
   for (size_t k = 0; k < todo.size(); ++k) {
     if (InterruptGuard::interrupted()) break;

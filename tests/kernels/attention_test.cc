@@ -65,7 +65,7 @@ TEST(SelfAttention, Bf16WithinBf16RoundingOfDouble) {
   // Outputs are averages of values in [-1, 1]; bf16 keeps 8 significant bits
   // of q, k, v and the probabilities, so errors stay near 2^-8.
   check(AttentionPrecision::kBf16, 40, 33, 3, 1e-2);
-  check(AttentionPrecision::kBf16, 600, 590, 16, 1e-2);  // query blocks of 16..32 rows
+  check(AttentionPrecision::kBf16, 600, 590, 16, 1e-2);  // three query blocks
 }
 
 TEST(SelfAttention, Bf16DiffersFromFp32OnlyByRounding) {

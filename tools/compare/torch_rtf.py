@@ -11,7 +11,7 @@ config.json + model.safetensors / pytorch_model.bin). MANIFEST.tsv: "path<TAB>te
 optional header (quasr's TSV manifest format); paths relative to the manifest's folder; 16 kHz.
 
 Per mode, in a fresh child process (so peak RSS is per mode): load, quantize, warm up on the
-first clip, then time the encoder forward of every clip once (batch of one, torch.no_grad,
+first clip and the longest, then time the encoder forward of every clip once (batch of one, torch.no_grad,
 torch.set_num_threads(T)). "Encoder" = SpeechBrain's mods.encoder (lobe + enc + ctc_lin +
 log_softmax) or HF's Wav2Vec2ForCTC forward. RTF = encoder time / audio duration (the
 SpeechBrain quantization tutorial's definition); median over clips, and total time / total audio.
@@ -164,6 +164,9 @@ def run_mode(model_dir, clips, mode, threads, n_calib):
         stage = "warm-up"
         with torch.no_grad():
             model(wavs[0])
+            # The longest clip too, as every engine here warms up (quasr bench warms up on
+            # the largest files: buffers reach their steady-state size before timing).
+            model(max(wavs, key=lambda w: w.shape[1]))
             stage = "timing"
             per_clip = []
             for path, wav in zip(clips, wavs):
