@@ -3,6 +3,7 @@
 #include <omp.h>
 
 #include <cstring>
+#include <vector>
 
 namespace quasr::kernels {
 
@@ -30,6 +31,26 @@ dnnl::memory weights_in_layout(const dnnl::memory& packed, const dnnl::memory::d
   dnnl::reorder(source, weights).execute(cpu_stream(), source, weights);
   cpu_stream().wait();
   return weights;
+}
+
+dnnl::primitive_attr user_scratchpad(dnnl::primitive_attr attr) {
+  attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
+  return attr;
+}
+
+void execute_with_thread_scratchpad(const dnnl::primitive& primitive,
+                                    const dnnl::memory::desc& scratchpad,
+                                    std::unordered_map<int, dnnl::memory>& args) {
+  // Page-aligned like oneDNN's own scratchpads.
+  constexpr size_t kAlign = 4096;
+  thread_local std::vector<uint8_t> buffer;
+  const size_t bytes = scratchpad.get_size() + kAlign;
+  if (buffer.size() < bytes) buffer.resize(bytes);
+  uint8_t* base = buffer.data();
+  uint8_t* aligned = base + (kAlign - reinterpret_cast<uintptr_t>(base) % kAlign) % kAlign;
+  args[DNNL_ARG_SCRATCHPAD] = dnnl::memory(scratchpad, cpu_engine(), aligned);
+  primitive.execute(cpu_stream(), args);
+  cpu_stream().wait();
 }
 
 void set_num_threads(int threads) {

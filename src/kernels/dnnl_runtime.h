@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <unordered_map>
 
 #include <oneapi/dnnl/dnnl.hpp>
 
@@ -20,6 +21,15 @@ dnnl::memory make_f32_vector(const float* values, int64_t count);
 // `packed` itself when a primitive wants its layout, else a reordered copy:
 // oneDNN may prefer another blocking for some shapes.
 dnnl::memory weights_in_layout(const dnnl::memory& packed, const dnnl::memory::desc& wanted);
+
+// Primitives created with user_scratchpad() and run through
+// execute_with_thread_scratchpad() may execute concurrently from several
+// threads: Debian's oneDNN is built without concurrent execution and shares
+// the library-managed scratchpad of a primitive between calls.
+dnnl::primitive_attr user_scratchpad(dnnl::primitive_attr attr);
+void execute_with_thread_scratchpad(const dnnl::primitive& primitive,
+                                    const dnnl::memory::desc& scratchpad,
+                                    std::unordered_map<int, dnnl::memory>& args);
 
 void set_num_threads(int threads);
 int num_threads();

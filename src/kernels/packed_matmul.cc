@@ -48,8 +48,8 @@ PackedMatmulF32::PackedMatmulF32(const float* weight_nk, const float* bias, int6
   cpu_stream().wait();
 }
 
-dnnl::matmul PackedMatmulF32::primitive_for(int64_t m, int64_t x_row_stride,
-                                            int64_t y_row_stride) const {
+PackedMatmulF32::Prepared PackedMatmulF32::primitive_for(int64_t m, int64_t x_row_stride,
+                                                         int64_t y_row_stride) const {
   std::lock_guard<std::mutex> lock(mutex_);
   Key key{m, x_row_stride, y_row_stride};
   auto found = primitives_.find(key);
@@ -61,14 +61,14 @@ dnnl::matmul PackedMatmulF32::primitive_for(int64_t m, int64_t x_row_stride,
   dnnl::memory::desc bias =
       has_bias_ ? dnnl::memory::desc({1, n_}, dt::f32, tag::ab) : dnnl::memory::desc();
   dnnl::matmul::primitive_desc pd(dnnl::matmul::desc(src, weights_desc_, bias, dst),
-                                  activation_attr(activation_), cpu_engine());
-  return primitives_.emplace(key, dnnl::matmul(pd)).first->second;
+                                  user_scratchpad(activation_attr(activation_)), cpu_engine());
+  return primitives_.emplace(key, Prepared{dnnl::matmul(pd), pd.scratchpad_desc()}).first->second;
 }
 
 void PackedMatmulF32::run(const float* x, int64_t m, int64_t x_row_stride, float* y,
                           int64_t y_row_stride) const {
   if (m == 0) return;
-  dnnl::matmul matmul = primitive_for(m, x_row_stride, y_row_stride);
+  Prepared prepared = primitive_for(m, x_row_stride, y_row_stride);
   auto& engine = cpu_engine();
   dnnl::memory src({{m, k_}, dt::f32, dnnl::memory::dims{x_row_stride, 1}}, engine,
                    const_cast<float*>(x));
@@ -76,8 +76,7 @@ void PackedMatmulF32::run(const float* x, int64_t m, int64_t x_row_stride, float
   std::unordered_map<int, dnnl::memory> args{
       {DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, weights_}, {DNNL_ARG_DST, dst}};
   if (has_bias_) args.emplace(DNNL_ARG_BIAS, bias_);
-  matmul.execute(cpu_stream(), args);
-  cpu_stream().wait();
+  execute_with_thread_scratchpad(prepared.primitive, prepared.scratchpad, args);
 }
 
 }  // namespace quasr::kernels

@@ -7,7 +7,8 @@
 // Primitives are created per (m, strides) and cached; the number of distinct
 // m values is the number of distinct utterance lengths seen.
 //
-// Thread safety: run() may be called from several threads.
+// Thread safety: run() may be called from several threads at once (each
+// brings its own scratchpad).
 #pragma once
 
 #include <cstdint>
@@ -35,7 +36,11 @@ class PackedMatmulF32 {
 
  private:
   using Key = std::tuple<int64_t, int64_t, int64_t>;
-  dnnl::matmul primitive_for(int64_t m, int64_t x_row_stride, int64_t y_row_stride) const;
+  struct Prepared {
+    dnnl::matmul primitive;
+    dnnl::memory::desc scratchpad;
+  };
+  Prepared primitive_for(int64_t m, int64_t x_row_stride, int64_t y_row_stride) const;
 
   int64_t n_;
   int64_t k_;
@@ -45,7 +50,7 @@ class PackedMatmulF32 {
   dnnl::memory weights_;
   dnnl::memory bias_;
   mutable std::mutex mutex_;
-  mutable std::map<Key, dnnl::matmul> primitives_;
+  mutable std::map<Key, Prepared> primitives_;
 };
 
 // Builds the attributes for an optional fused activation (shared with conv).

@@ -44,12 +44,8 @@ dnnl::matmul::primitive_desc PackedInt8Matmul::make_pd(int64_t m, int64_t q_stri
   dnnl::memory::desc dst({m, n_}, dst_type_, dnnl::memory::dims{y_stride, 1});
   dnnl::memory::desc bias =
       has_bias_ ? dnnl::memory::desc({1, n_}, dt::f32, tag::ab) : dnnl::memory::desc();
-  // A scratchpad of the caller's thread rather than the library's: oneDNN
-  // built without concurrent execution (Debian's) shares one per primitive,
-  // and the grouped conv runs the same primitive from several threads.
-  dnnl::primitive_attr attr = attr_;
-  attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
-  return {dnnl::matmul::desc(src, weights, bias, dst), attr, cpu_engine()};
+  // The grouped conv runs the same primitive from several threads.
+  return {dnnl::matmul::desc(src, weights, bias, dst), user_scratchpad(attr_), cpu_engine()};
 }
 
 PackedInt8Matmul::PackedInt8Matmul(const int8_t* weight_nk, int64_t n, int64_t k, dt dst_type,
@@ -115,15 +111,7 @@ void PackedInt8Matmul::run(const uint8_t* q, int64_t m, int64_t q_stride, void* 
   std::unordered_map<int, dnnl::memory> args{
       {DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, prepared.weights}, {DNNL_ARG_DST, dst}};
   if (has_bias_) args.emplace(DNNL_ARG_BIAS, bias_);
-  // Page-aligned like oneDNN's own scratchpads.
-  constexpr int64_t kAlign = 4096;
-  thread_local std::vector<uint8_t> scratchpad;
-  const int64_t scratch_bytes = static_cast<int64_t>(prepared.scratchpad.get_size());
-  uint8_t* base = grow(scratchpad, scratch_bytes + kAlign);
-  uint8_t* aligned = base + (kAlign - reinterpret_cast<uintptr_t>(base) % kAlign) % kAlign;
-  args.emplace(DNNL_ARG_SCRATCHPAD, dnnl::memory(prepared.scratchpad, engine, aligned));
-  prepared.primitive.execute(cpu_stream(), args);
-  cpu_stream().wait();
+  execute_with_thread_scratchpad(prepared.primitive, prepared.scratchpad, args);
 }
 
 std::string PackedInt8Matmul::implementation(int64_t m) const {
