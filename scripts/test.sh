@@ -11,6 +11,6 @@ if [[ "${QUASR_SANITIZE:-0}" == "1" ]]; then
   build=build-asan
   extra=(-DCMAKE_BUILD_TYPE=Debug -DQUASR_SANITIZE=ON)
 fi
-cmake -S . -B "$build" -G Ninja -DQUASR_BUILD_BENCH=OFF "${extra[@]}"
+cmake -S . -B "$build" -G Ninja -DQUASR_BUILD_TESTS=ON -DQUASR_BUILD_BENCH=OFF "${extra[@]}"
 cmake --build "$build" -j"$(nproc)"
 ctest --test-dir "$build" --output-on-failure -j"$(nproc)"
