@@ -265,8 +265,17 @@ __attribute__((target("avx512f,avx512bw,avx512vl,fma"))) void softmax_rows_prefi
 #pragma omp parallel for schedule(static)
   for (int64_t r = 0; r < rows; ++r) {
     float* row = x + r * ld;
-    const float sum = exp_sum_avx512(row, valid, row_max_avx512(row, valid), true);
-    const __m512 inv = _mm512_set1_ps(1.0f / sum);
+    // exp to bf16 precision: the probabilities are rounded to bf16 below.
+    const __m512 offset = _mm512_set1_ps(row_max_avx512(row, valid));
+    __m512 total = _mm512_setzero_ps();
+    for (int64_t c = 0; c < valid; c += 16) {
+      const __mmask16 m = avx512::tail_mask(valid - c);
+      const __m512 e =
+          avx512::exp_nonpositive_coarse(_mm512_sub_ps(_mm512_maskz_loadu_ps(m, row + c), offset));
+      total = _mm512_mask_add_ps(total, m, total, e);
+      _mm512_mask_storeu_ps(row + c, m, e);
+    }
+    const __m512 inv = _mm512_set1_ps(1.0f / _mm512_reduce_add_ps(total));
     uint16_t* out = y + r * ld;
     for (int64_t c = 0; c < ld; c += 16) {
       const __mmask16 m = avx512::tail_mask(ld - c);
