@@ -114,5 +114,22 @@ TEST_F(TranscribeErrors, UsageUnknownOption) {
   EXPECT_NE(outcome.err.find("--beam"), std::string::npos) << outcome.err;
 }
 
+TEST_F(TranscribeErrors, UnknownAttentionPrecision) {
+  CommandResult r = run_quasr(
+      {"transcribe", "--model", model_, "--attention", "fp16", "--logits", logits_, utt0_});
+  expect_error(r, 1, {"--attention", "unknown attention precision 'fp16'", "auto, fp32 or bf16"});
+  expect_no_output();
+}
+
+TEST_F(TranscribeErrors, Bf16AttentionOnAnFp32ModelStillTranscribes) {
+  // Asked for explicitly, bf16 attention runs on an fp32 model too; the fixture's transcript
+  // survives the rounding.
+  CommandResult fp32 = run_quasr({"transcribe", "--model", model_, utt0_});
+  CommandResult bf16 = run_quasr({"transcribe", "--model", model_, "--attention", "bf16", utt0_});
+  ASSERT_EQ(fp32.status, 0) << fp32.err;
+  ASSERT_EQ(bf16.status, 0) << bf16.err;
+  EXPECT_EQ(bf16.out, fp32.out);
+}
+
 }  // namespace
 }  // namespace quasr::clitest
