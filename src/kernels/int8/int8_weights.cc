@@ -84,6 +84,7 @@ void Int8Weights::finish(const float* scales, int64_t scale_count) {
     }
   }
   row_sums_.assign(static_cast<size_t>(n_), 0);
+#pragma omp parallel for schedule(static) if (n_ * k_ >= (1 << 20))
   for (int64_t j = 0; j < n_; ++j) row_sums_[j] = row_sum(data_ + j * k_, k_);
 }
 
