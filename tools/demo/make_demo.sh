@@ -43,5 +43,17 @@ cp "$SCRATCH/out_stage3/loss_curve.csv" "$SCRATCH/loss_curve_stage3.csv"
 rm -rf ../../models/demo && cp -r "$SCRATCH/out_stage3" ../../models/demo
 /usr/bin/python3 merge_curves.py ../../models/demo/loss_curve.csv "$SCRATCH/loss_curve_stage1.csv" \
   "$SCRATCH/loss_curve_stage2.csv" "$SCRATCH/loss_curve_stage3.csv"
+cp ../../models/demo/loss_curve.csv "$SCRATCH/loss_curve_stages1-3.csv"
+# Stage 4 (second session): a fresh seed, peak lr 8e-4 after 100 warm-up steps, cosine-annealed
+# to a deadline 135 minutes after its start (the shipped run: 13:45 -> 16:00 UTC on one core);
+# its best dev-WER checkpoint replaces models/demo.
+rm -rf "$SCRATCH/init_stage4" && cp -r ../../models/demo "$SCRATCH/init_stage4"
+nice -n 10 /usr/bin/python3 -u train.py --scratch "$SCRATCH" --seed 4321 --layers 4 \
+  --init-from "$SCRATCH/init_stage4" --out "$SCRATCH/out_stage4" --fe-lr-mult 0.3 \
+  --noise-prob 0.2 --lr 8e-4 --warmup 100 --batch-seconds 16 --epochs 40 --epoch-fraction 0.25 \
+  --deadline "$(date -u -d '+135 min' +%H:%M)" 2>&1 | tee "$SCRATCH/train_stage4.log"
+rm -rf ../../models/demo && cp -r "$SCRATCH/out_stage4" ../../models/demo
+/usr/bin/python3 merge_curves.py ../../models/demo/loss_curve.csv \
+  "$SCRATCH/loss_curve_stages1-3.csv" "$SCRATCH/out_stage4/loss_curve.csv"
 # 3. Greedy CTC WER per split (seen_voice / held_out_voice).
 /usr/bin/python3 evaluate.py --hyps "$SCRATCH/eval_hyps.jsonl" | tee ../../models/demo/eval_wer.json
