@@ -13,7 +13,12 @@ namespace quasr::model {
 
 namespace fs = std::filesystem;
 
-AsrModel::AsrModel(ModelParts parts) : parts_(std::move(parts)) {}
+AsrModel::AsrModel(ModelParts parts) : parts_(std::move(parts)) {
+  // Deferred backends read weights from their checkpoint's mapping, which only
+  // the loader holds: it must have built them.
+  if (!parts_.build.deferred.empty())
+    throw Error(parts_.directory + ": internal error: quantized modules left unbuilt");
+}
 
 bool AsrModel::uses_attention_mask() const {
   return parts_.format == CheckpointFormat::kHuggingFace && parts_.config.return_attention_mask;

@@ -1,9 +1,11 @@
 #include "model/module_tree.h"
 
-#include "kernels/single_channel_conv1d.h"
+#include <exception>
+#include <mutex>
 
 #include "core/error.h"
 #include "kernels/elementwise.h"
+#include "kernels/single_channel_conv1d.h"
 #include "model/quantized_backends.h"
 
 namespace quasr::model {
@@ -44,6 +46,36 @@ const LeafQuantSpec* BuildContext::quantized(const std::string& path) const {
   if (!build_) return nullptr;
   auto found = build_->quantized.find(name(path));
   return found == build_->quantized.end() ? nullptr : &found->second;
+}
+
+void BuildContext::defer(std::function<void()> work) const {
+  if (build_) {
+    build_->deferred.push_back(std::move(work));
+  } else {
+    work();
+  }
+}
+
+void ModelBuild::run_deferred() {
+  // Packing a large model's int8 weights is a few hundred oneDNN reorders and
+  // row sums; one leaf per task spreads them over the threads (each task's
+  // oneDNN calls run single-threaded inside the region). Errors cannot leave
+  // an OpenMP region: the first is kept and rethrown.
+  std::vector<std::function<void()>> work = std::move(deferred);
+  deferred.clear();
+  std::exception_ptr first_error;
+  std::mutex error_mutex;
+  const int64_t count = static_cast<int64_t>(work.size());
+#pragma omp parallel for schedule(dynamic) if (count > 1)
+  for (int64_t i = 0; i < count; ++i) {
+    try {
+      work[static_cast<size_t>(i)]();
+    } catch (...) {
+      std::lock_guard<std::mutex> lock(error_mutex);
+      if (!first_error) first_error = std::current_exception();
+    }
+  }
+  if (first_error) std::rethrow_exception(first_error);
 }
 
 namespace {
@@ -115,15 +147,20 @@ Linear::Linear(const BuildContext& ctx, const std::string& path, int64_t in, int
   std::vector<float> bias_values = bias ? ctx.read(path + ".bias", {out}) : std::vector<float>();
   const float* bias_data = bias ? bias_values.data() : nullptr;
   if (spec) {
-    leaf_->set_backend(make_quantized_linear(*spec, quantized_weights, bias_data, activation),
-                       spec->scheme);
+    // Packing happens later, in parallel with the other leaves.
+    ctx.defer([leaf = leaf_.get(), spec = *spec, weights = std::move(quantized_weights),
+               bias_values, bias, activation] {
+      leaf->set_backend(
+          make_quantized_linear(spec, weights, bias ? bias_values.data() : nullptr, activation),
+          spec.scheme);
+    });
     params[0].dtype = "I8";
   } else {
     leaf_->set_backend(make_f32_linear(weight.data(), bias_data, out, in, activation), "fp32");
     if (ctx.keep_source_weights()) leaf_->set_source(std::move(weight), std::move(bias_values));
   }
   ctx.register_leaf(leaf_.get());
-  ctx.record(path, "Linear", std::move(params), leaf_->scheme());
+  ctx.record(path, "Linear", std::move(params), spec ? spec->scheme : leaf_->scheme());
 }
 
 Conv1d::Conv1d(const BuildContext& ctx, const std::string& path, const kernels::Conv1dShape& shape,
@@ -133,17 +170,22 @@ Conv1d::Conv1d(const BuildContext& ctx, const std::string& path, const kernels::
   std::vector<ParamInfo> params{{"weight", weight_shape}};
   if (!bias.empty()) params.push_back({"bias", {shape.out_channels}});
   const float* bias_data = bias.empty() ? nullptr : bias.data();
-  if (const LeafQuantSpec* spec = ctx.quantized(path)) {
+  const LeafQuantSpec* spec = ctx.quantized(path);
+  if (spec) {
     QuantizedWeights weights = read_quantized_weights(ctx, path, weight_shape, *spec);
-    leaf_->set_backend(make_quantized_conv(*spec, shape, weights, bias_data, activation),
-                       spec->scheme);
+    ctx.defer(
+        [leaf = leaf_.get(), spec = *spec, shape, weights = std::move(weights), bias, activation] {
+          leaf->set_backend(make_quantized_conv(spec, shape, weights,
+                                                bias.empty() ? nullptr : bias.data(), activation),
+                            spec.scheme);
+        });
     params[0].dtype = "I8";
   } else {
     leaf_->set_backend(make_f32_conv(shape, weight.data(), bias_data, activation), "fp32");
     if (ctx.keep_source_weights()) leaf_->set_source(std::move(weight), std::move(bias));
   }
   ctx.register_leaf(leaf_.get());
-  ctx.record(path, "Conv1d", std::move(params), leaf_->scheme());
+  ctx.record(path, "Conv1d", std::move(params), spec ? spec->scheme : leaf_->scheme());
 }
 
 LayerNorm::LayerNorm(const BuildContext& ctx, const std::string& path, int64_t size, float eps)

@@ -52,6 +52,11 @@ struct ModelBuild {
   bool keep_source_weights = false;
   // Leaves stored quantized in a quasr model folder, by module name.
   std::map<std::string, LeafQuantSpec> quantized;
+  // Backends of quantized leaves, built (weights packed) after the whole
+  // model is read and in parallel by run_deferred(), which the loader calls
+  // while the weight file is still mapped (the AsrModel constructor checks).
+  std::vector<std::function<void()>> deferred;
+  void run_deferred();
 };
 
 // Reads fp32 parameters of one checkpoint file under a key prefix and records
@@ -76,6 +81,8 @@ class BuildContext {
   void register_leaf(Leaf* leaf) const;
   bool keep_source_weights() const { return build_ && build_->keep_source_weights; }
   const LeafQuantSpec* quantized(const std::string& path) const;
+  // Queues work for ModelBuild::run_deferred (runs it now without a build).
+  void defer(std::function<void()> work) const;
 
  private:
   const StateDict& dict_;

@@ -209,6 +209,8 @@ ModelParts load_quasr_folder(const std::string& directory, const LoadOptions& op
     const json& out_norm = config.at("output_normalization");
     parts.output_norm = {out_norm.at("enabled").get<bool>(), out_norm.at("eps").get<float>()};
     if (options.keep_source_weights) parts.sources.push_back({weights, "", ""});
+    // Pack the int8 weights while the mapped file is open.
+    parts.build.run_deferred();
   } catch (const json::exception& e) {
     throw Error(source + ": malformed quasr config (" + std::string(e.what()) + ")");
   }
