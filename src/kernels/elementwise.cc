@@ -212,17 +212,16 @@ void gelu_erf(float* x, int64_t n) {
     gelu_block(x + start, std::min(kBlock, n - start));
 }
 
-void leaky_relu(float* x, int64_t n, float negative_slope) {
-#pragma omp parallel for simd schedule(static)
-  for (int64_t i = 0; i < n; ++i) x[i] = x[i] >= 0.0f ? x[i] : x[i] * negative_slope;
-}
-
-void channel_affine(float* x, int64_t rows, int64_t cols, const float* scale, const float* shift) {
+void channel_affine_leaky_relu(float* x, int64_t rows, int64_t cols, const float* scale,
+                               const float* shift, float negative_slope) {
 #pragma omp parallel for schedule(static)
   for (int64_t r = 0; r < rows; ++r) {
     float* row = x + r * cols;
 #pragma omp simd
-    for (int64_t c = 0; c < cols; ++c) row[c] = row[c] * scale[c] + shift[c];
+    for (int64_t c = 0; c < cols; ++c) {
+      const float v = row[c] * scale[c] + shift[c];
+      row[c] = v >= 0.0f ? v : v * negative_slope;
+    }
   }
 }
 

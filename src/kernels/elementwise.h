@@ -34,10 +34,11 @@ void normalize_all(float* x, int64_t n, float eps);
 // (kernels/vector_math_avx512.h).
 void gelu_erf(float* x, int64_t n);
 
-void leaky_relu(float* x, int64_t n, float negative_slope);
-
-// y[r, c] = x[r, c] * scale[c] + shift[c] (an eval-mode BatchNorm folded to an affine map).
-void channel_affine(float* x, int64_t rows, int64_t cols, const float* scale, const float* shift);
+// y[r, c] = leaky_relu(x[r, c] * scale[c] + shift[c]): an eval-mode
+// BatchNorm1d folded to an affine map, then LeakyReLU, in one pass
+// (SpeechBrain's enc blocks).
+void channel_affine_leaky_relu(float* x, int64_t rows, int64_t cols, const float* scale,
+                               const float* shift, float negative_slope);
 
 // y += x.
 void add_inplace(float* y, const float* x, int64_t n);

@@ -66,9 +66,8 @@ void SpeechBrainCtcHead::forward(Tensor& hidden, Workspace& ws, Tensor& log_prob
     const int64_t out = block.linear->out_features();
     next->resize({frames, out});
     block.linear->forward(current->data(), frames, next->data());
-    kernels::channel_affine(next->data(), frames, out, block.bn_scale.data(),
-                            block.bn_shift.data());
-    kernels::leaky_relu(next->data(), frames * out, leaky_slope_);
+    kernels::channel_affine_leaky_relu(next->data(), frames, out, block.bn_scale.data(),
+                                       block.bn_shift.data(), leaky_slope_);
     std::swap(current, next);
   }
   log_probs.resize({frames, ctc_lin_->out_features()});
