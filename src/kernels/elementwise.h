@@ -15,6 +15,10 @@ namespace quasr::kernels {
 void layer_norm_rows(const float* x, int64_t rows, int64_t cols, const float* gamma,
                      const float* beta, float eps, float* y);
 
+// x += residual, then y = layer_norm_rows(x), one pass (x is updated).
+void add_layer_norm_rows(float* x, const float* residual, int64_t rows, int64_t cols,
+                         const float* gamma, const float* beta, float eps, float* y);
+
 // layer_norm_rows followed by exact GELU, in one pass over the rows.
 void layer_norm_gelu_rows(const float* x, int64_t rows, int64_t cols, const float* gamma,
                           const float* beta, float eps, float* y);

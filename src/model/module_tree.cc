@@ -200,4 +200,9 @@ void LayerNorm::forward(const float* x, int64_t rows, float* y) const {
                            bias_.data(), eps_, y);
 }
 
+void LayerNorm::add_then_forward(float* x, const float* residual, int64_t rows, float* y) const {
+  kernels::add_layer_norm_rows(x, residual, rows, static_cast<int64_t>(weight_.size()),
+                               weight_.data(), bias_.data(), eps_, y);
+}
+
 }  // namespace quasr::model

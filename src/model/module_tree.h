@@ -228,6 +228,8 @@ class LayerNorm {
  public:
   LayerNorm(const BuildContext& ctx, const std::string& path, int64_t size, float eps);
   void forward(const float* x, int64_t rows, float* y) const;
+  // x += residual, then y = LayerNorm(x), in one pass over the rows.
+  void add_then_forward(float* x, const float* residual, int64_t rows, float* y) const;
 
  private:
   std::vector<float> weight_;

@@ -179,17 +179,15 @@ void TransformerLayer::forward(Tensor& hidden, int64_t valid_frames, Workspace& 
   if (stable_) {  // x = x + attn(LN(x)); x = x + FF(LN(x))
     layer_norm_.forward(x, frames, ws.ping.data());
     attention(ws.ping.data(), frames, valid_frames, ws, ws.pong.data());
-    kernels::add_inplace(x, ws.pong.data(), count);
-    final_layer_norm_.forward(x, frames, ws.ping.data());
+    final_layer_norm_.add_then_forward(x, ws.pong.data(), frames, ws.ping.data());
     feed_forward(ws.ping.data(), frames, ws, ws.pong.data());
     kernels::add_inplace(x, ws.pong.data(), count);
   } else {  // x = LN(x + attn(x)); x = LN(x + FF(x))
+    // Each row of pong takes x's row before LayerNorm writes x's row.
     attention(x, frames, valid_frames, ws, ws.pong.data());
-    kernels::add_inplace(ws.pong.data(), x, count);
-    layer_norm_.forward(ws.pong.data(), frames, x);
+    layer_norm_.add_then_forward(ws.pong.data(), x, frames, x);
     feed_forward(x, frames, ws, ws.pong.data());
-    kernels::add_inplace(ws.pong.data(), x, count);
-    final_layer_norm_.forward(ws.pong.data(), frames, x);
+    final_layer_norm_.add_then_forward(ws.pong.data(), x, frames, x);
   }
   ws.times.mark(Stage::kNormResidual);
 }
