@@ -15,23 +15,26 @@
 
 namespace {
 
-// libgomp's default wait policy spins idle worker threads between parallel
-// regions. The forward has hundreds of short regions, and on a machine with
-// other work (CI runners, shared servers) the spinners steal the cores the
-// working threads need: a quantized large model loaded in 0.94 s spinning vs
-// 0.44 s passive here, and a busy benchmark ran 20x slower. libgomp reads the
-// variable before main, so the process sets it and re-executes itself once.
-// OMP_WAIT_POLICY=active (a dedicated machine) is respected.
-void default_to_passive_waiting(char** argv) {
-  if (std::getenv("OMP_WAIT_POLICY") != nullptr) return;
-  setenv("OMP_WAIT_POLICY", "passive", 1);
+// libgomp's default wait policy spins idle worker threads for a long time
+// between parallel regions. The forward has hundreds of short regions: on a
+// machine with other work (CI runners, shared servers) the spinners steal the
+// cores the working threads need (a quantized large model loaded in 0.94 s
+// spinning vs 0.44 s passive here), while sleeping at once (passive) makes a
+// small model 2x slower on an idle machine (demo int8-all RTF 0.0022 vs
+// 0.0078). A short spin (GOMP_SPINCOUNT=10000, a few microseconds) keeps both:
+// demo int8-all 0.0024. libgomp reads its variables before main, so the
+// process sets it and re-executes itself once; an explicit OMP_WAIT_POLICY or
+// GOMP_SPINCOUNT is respected.
+void default_to_short_spinning(char** argv) {
+  if (std::getenv("OMP_WAIT_POLICY") != nullptr || std::getenv("GOMP_SPINCOUNT") != nullptr) return;
+  setenv("GOMP_SPINCOUNT", "10000", 1);
   execv("/proc/self/exe", argv);  // returns only on failure: run on as we are
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
-  default_to_passive_waiting(argv);
+  default_to_short_spinning(argv);
   CLI::App app{"quasr: int8 quantization and fast CPU inference for wav2vec2 CTC models"};
   app.require_subcommand(1);
   std::map<CLI::App*, quasr::cli::Action> actions;
