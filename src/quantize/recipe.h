@@ -42,7 +42,8 @@ struct Recipe {
 
 // Built-in recipes: "tutorial" (the SpeechBrain tutorial's lists; ctc_lin fp32),
 // "int8-all" (every Linear dynamic per row, the feature extractor's Conv1d
-// static, the grouped positional conv included),
+// static (the grouped positional conv included) except the waveform conv, which
+// stays fp32),
 // "dynamic" (every Linear dynamic). Throws quasr::Error for other names.
 Recipe preset_recipe(const std::string& name, const model::AsrModel& model);
 
