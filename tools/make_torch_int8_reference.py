@@ -34,7 +34,8 @@ sys.path.insert(0, os.path.join(HERE, "compare"))
 sys.path.insert(0, os.path.join(HERE, "reference"))
 
 from model_folder import load_model_folder  # noqa: E402
-from torch_rtf import StaticQuant, load_clip, lobe_model, quantize_tutorial  # noqa: E402
+from torch_rtf import (load_clip, lobe_model, quantize_extractor_static,  # noqa: E402
+                       quantize_tutorial)
 from wav2vec2_ref import hf_normalize  # noqa: E402
 
 RECIPES = {
@@ -80,17 +81,7 @@ def quantize_hf_tutorial(model, calib):
     w2v = lobe_model(model)
     w2v.encoder.layers = torch.ao.quantization.quantize_dynamic(
         w2v.encoder.layers, {nn.Linear}, dtype=torch.qint8)
-    for name in ("feature_extractor", "feature_projection"):
-        wrapped = StaticQuant(getattr(w2v, name))
-        wrapped.qconfig = torch.ao.quantization.default_qconfig
-        torch.ao.quantization.prepare(wrapped, inplace=True)
-        setattr(w2v, name, wrapped)
-    with torch.no_grad():
-        for wav in calib:
-            model(wav)
-    for name in ("feature_extractor", "feature_projection"):
-        torch.ao.quantization.convert(getattr(w2v, name), inplace=True)
-    return model
+    return quantize_extractor_static(model, calib)
 
 
 def quality(reference, candidate):

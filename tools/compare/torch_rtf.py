@@ -97,17 +97,10 @@ def lobe_model(model):
     return model.wav2vec2.model if hasattr(model, "asr") else model.body
 
 
-def quantize_tutorial(model, calib):
-    if not hasattr(model, "asr"):
-        raise ValueError("the tutorial recipe is defined for SpeechBrain EncoderASR models")
+def quantize_extractor_static(model, calib):
+    """The tutorial's static part: CNN feature extractor and feature projection, default
+    qconfig, calibrated by running the whole model on `calib`."""
     w2v = lobe_model(model)
-    # Dynamic: the transformer layers and the DNN head (tutorial: encoder.wav2vec2.model.encoder.
-    # layers and encoder.enc), nn.Linear only, qint8.
-    w2v.encoder.layers = torch.ao.quantization.quantize_dynamic(
-        w2v.encoder.layers, {nn.Linear}, dtype=torch.qint8)
-    model.asr[0] = torch.ao.quantization.quantize_dynamic(model.asr[0], {nn.Linear},
-                                                          dtype=torch.qint8)
-    # Static: CNN feature extractor and feature projection.
     for name in ("feature_extractor", "feature_projection"):
         wrapped = StaticQuant(getattr(w2v, name))
         wrapped.qconfig = torch.ao.quantization.default_qconfig
@@ -119,6 +112,19 @@ def quantize_tutorial(model, calib):
     for name in ("feature_extractor", "feature_projection"):
         torch.ao.quantization.convert(getattr(w2v, name), inplace=True)
     return model
+
+
+def quantize_tutorial(model, calib):
+    if not hasattr(model, "asr"):
+        raise ValueError("the tutorial recipe is defined for SpeechBrain EncoderASR models")
+    w2v = lobe_model(model)
+    # Dynamic: the transformer layers and the DNN head (tutorial: encoder.wav2vec2.model.encoder.
+    # layers and encoder.enc), nn.Linear only, qint8.
+    w2v.encoder.layers = torch.ao.quantization.quantize_dynamic(
+        w2v.encoder.layers, {nn.Linear}, dtype=torch.qint8)
+    model.asr[0] = torch.ao.quantization.quantize_dynamic(model.asr[0], {nn.Linear},
+                                                          dtype=torch.qint8)
+    return quantize_extractor_static(model, calib)
 
 
 def serialized_bytes(model):
