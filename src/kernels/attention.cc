@@ -135,16 +135,10 @@ void self_attention_bf16(const float* q, const float* k, const float* v, int64_t
 }  // namespace
 
 bool bf16_attention_available() {
-  static const bool available = isa_level() >= IsaLevel::kAvx512 && [] {
-    switch (dnnl::get_effective_cpu_isa()) {
-      case dnnl::cpu_isa::avx512_core_bf16:
-      case dnnl::cpu_isa::avx512_core_amx:
-      case dnnl::cpu_isa::all:
-        return true;
-      default:
-        return false;
-    }
-  }();
+  static const bool available =
+      isa_level() >= IsaLevel::kAvx512 &&
+      onednn_isa_is_one_of(
+          {dnnl::cpu_isa::avx512_core_bf16, dnnl::cpu_isa::avx512_core_amx, dnnl::cpu_isa::all});
   return available;
 }
 

@@ -2,6 +2,7 @@
 
 #include <omp.h>
 
+#include <algorithm>
 #include <cstring>
 #include <vector>
 
@@ -51,6 +52,11 @@ void execute_with_thread_scratchpad(const dnnl::primitive& primitive,
   args[DNNL_ARG_SCRATCHPAD] = dnnl::memory(scratchpad, cpu_engine(), aligned);
   primitive.execute(cpu_stream(), args);
   cpu_stream().wait();
+}
+
+bool onednn_isa_is_one_of(std::initializer_list<dnnl::cpu_isa> isas) {
+  const dnnl::cpu_isa effective = dnnl::get_effective_cpu_isa();
+  return std::find(isas.begin(), isas.end(), effective) != isas.end();
 }
 
 void set_num_threads(int threads) {

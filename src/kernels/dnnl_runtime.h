@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <initializer_list>
 #include <unordered_map>
 
 #include <oneapi/dnnl/dnnl.hpp>
@@ -30,6 +31,9 @@ dnnl::primitive_attr user_scratchpad(dnnl::primitive_attr attr);
 void execute_with_thread_scratchpad(const dnnl::primitive& primitive,
                                     const dnnl::memory::desc& scratchpad,
                                     std::unordered_map<int, dnnl::memory>& args);
+
+// Whether the ISA oneDNN will run (capped by DNNL_MAX_CPU_ISA) is one of `isas`.
+bool onednn_isa_is_one_of(std::initializer_list<dnnl::cpu_isa> isas);
 
 void set_num_threads(int threads);
 int num_threads();

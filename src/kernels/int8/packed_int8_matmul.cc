@@ -16,19 +16,11 @@ constexpr size_t kMaxCachedShapes = 64;
 }  // namespace
 
 bool full_range_activations() {
-  static const bool full = [] {
-    if (isa_level() != IsaLevel::kAvx512Vnni) return false;
-    switch (dnnl::get_effective_cpu_isa()) {
-      case dnnl::cpu_isa::avx2_vnni:
-      case dnnl::cpu_isa::avx512_core_vnni:
-      case dnnl::cpu_isa::avx512_core_bf16:
-      case dnnl::cpu_isa::avx512_core_amx:
-      case dnnl::cpu_isa::all:
-        return true;
-      default:
-        return false;
-    }
-  }();
+  static const bool full =
+      isa_level() == IsaLevel::kAvx512Vnni &&
+      onednn_isa_is_one_of({dnnl::cpu_isa::avx2_vnni, dnnl::cpu_isa::avx512_core_vnni,
+                            dnnl::cpu_isa::avx512_core_bf16, dnnl::cpu_isa::avx512_core_amx,
+                            dnnl::cpu_isa::all});
   return full;
 }
 
