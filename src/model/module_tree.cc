@@ -5,6 +5,7 @@
 
 #include "core/error.h"
 #include "kernels/elementwise.h"
+#include "kernels/grouped_conv1d_f32.h"
 #include "kernels/single_channel_conv1d.h"
 #include "model/quantized_backends.h"
 
@@ -116,6 +117,19 @@ class F32SingleChannelConv : public Conv1dBackend {
   kernels::SingleChannelConv1d kernel_;
 };
 
+// Grouped convs (the positional conv) run on the project's AVX-512 kernel:
+// oneDNN's grouped f32 conv is 5-35 % slower at these shapes.
+class F32GroupedConv : public Conv1dBackend {
+ public:
+  F32GroupedConv(const kernels::Conv1dShape& shape, const float* weight, const float* bias,
+                 kernels::Activation activation)
+      : kernel_(shape, weight, bias, activation) {}
+  void run(const float* x, int64_t t_in, float* y) const override { kernel_.run(x, t_in, y); }
+
+ private:
+  kernels::GroupedConv1dF32 kernel_;
+};
+
 }  // namespace
 
 std::unique_ptr<LinearBackend> make_f32_linear(const float* weight, const float* bias, int64_t out,
@@ -127,6 +141,8 @@ std::unique_ptr<Conv1dBackend> make_f32_conv(const kernels::Conv1dShape& shape, 
                                              const float* bias, kernels::Activation activation) {
   if (shape.in_channels == 1 && shape.groups == 1 && shape.padding == 0)
     return std::make_unique<F32SingleChannelConv>(shape, weight, bias, activation);
+  if (shape.groups > 1 && kernels::GroupedConv1dF32::supports(shape))
+    return std::make_unique<F32GroupedConv>(shape, weight, bias, activation);
   return std::make_unique<F32Conv>(shape, weight, bias, activation);
 }
 
