@@ -54,7 +54,7 @@ std::string GroupedInt8Conv::implementation() const {
 }
 
 void GroupedInt8Conv::run_block(const uint8_t* q, int64_t group, int64_t first, int64_t frames,
-                                int32_t* acc) const {
+                                const EpilogueRow& epilogue, IsaLevel isa, float* y) const {
   const Conv1dShape& s = shape_;
   const int64_t cig = s.in_channels / s.groups, cog = s.out_channels / s.groups;
   BlockBuffers& buffers = thread_buffers();
@@ -69,12 +69,19 @@ void GroupedInt8Conv::run_block(const uint8_t* q, int64_t group, int64_t first, 
   // A short last block still runs the full-size GEMM; its extra rows are
   // whatever the buffer held and are not copied out.
   groups_[static_cast<size_t>(group)]->run(window, frame_block_, window_, out, cog);
-  for (int64_t t = 0; t < frames; ++t)
-    std::memcpy(acc + (first + t) * s.out_channels + group * cog, out + t * cog,
-                sizeof(int32_t) * static_cast<size_t>(cog));
+  EpilogueRow channels = epilogue;
+  channels.w_scales += group * cog;
+  channels.w_sums += group * cog;
+  if (channels.bias) channels.bias += group * cog;
+  for (int64_t t = 0; t < frames; ++t) {
+    float* row = y + (first + t) * s.out_channels + group * cog;
+    std::memcpy(row, out + t * cog, sizeof(int32_t) * static_cast<size_t>(cog));
+    dequantize_row_in_place(row, cog, channels, isa);
+  }
 }
 
-void GroupedInt8Conv::run(const uint8_t* q, int64_t t_in, int32_t* acc) const {
+void GroupedInt8Conv::run(const uint8_t* q, int64_t t_in, const EpilogueRow& epilogue, IsaLevel isa,
+                          float* y) const {
   const int64_t t_out = shape_.output_length(t_in);
   if (t_out <= 0) return;
   const int64_t blocks = (t_out + frame_block_ - 1) / frame_block_;
@@ -85,7 +92,7 @@ void GroupedInt8Conv::run(const uint8_t* q, int64_t t_in, int32_t* acc) const {
   for (int64_t task = 0; task < tasks; ++task) {
     const int64_t block = task / shape_.groups, group = task % shape_.groups;
     const int64_t first = block * frame_block_;
-    run_block(q, group, first, std::min(frame_block_, t_out - first), acc);
+    run_block(q, group, first, std::min(frame_block_, t_out - first), epilogue, isa, y);
   }
 }
 

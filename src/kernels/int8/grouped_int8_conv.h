@@ -9,13 +9,16 @@
 // For output frame t and group g the GEMM row is the window of the input
 // q[t*stride .. t*stride + kernel), channels of g, kernel-major (im2col, built
 // per block in a per-thread buffer that fits L2); the weight row of output
-// channel o is w[o, :, :] transposed to the same order.
+// channel o is w[o, :, :] transposed to the same order. Each block's int32
+// sums are dequantized into y while they are still in cache (a separate pass
+// over the whole output moved each value three more times).
 #pragma once
 
 #include <cstdint>
 #include <memory>
 #include <vector>
 
+#include "kernels/int8/epilogue.h"
 #include "kernels/int8/packed_int8_matmul.h"
 #include "kernels/packed_conv1d.h"
 
@@ -27,13 +30,15 @@ class GroupedInt8Conv {
   // weight: PyTorch's [c_out, c_in/groups, kernel] s8.
   GroupedInt8Conv(const Conv1dShape& shape, const int8_t* weight);
 
-  // q: [t_in, c_in] u8 → acc: [t_out, c_out] int32 sums Σ q·w (no scales).
-  void run(const uint8_t* q, int64_t t_in, int32_t* acc) const;
+  // q: [t_in, c_in] u8 → y: [t_out, c_out] floats, the int32 sums Σ q·w
+  // through `epilogue` (its per-channel arrays hold c_out values).
+  void run(const uint8_t* q, int64_t t_in, const EpilogueRow& epilogue, IsaLevel isa,
+           float* y) const;
   std::string implementation() const;
 
  private:
   void run_block(const uint8_t* q, int64_t group, int64_t first, int64_t frames,
-                 int32_t* acc) const;
+                 const EpilogueRow& epilogue, IsaLevel isa, float* y) const;
 
   Conv1dShape shape_;
   int64_t window_;       // GEMM depth: (c_in / groups) * kernel

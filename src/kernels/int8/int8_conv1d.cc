@@ -174,10 +174,8 @@ void StaticInt8Conv1d::run(const float* x, int64_t t_in, float* y) const {
     conv_->run(q, t_padded, y);
     return;
   }
-  grouped_->run(q, t_padded, reinterpret_cast<int32_t*>(y));
   const float* bias = bias_.empty() ? nullptr : bias_.data();
-  dequantize_rows(y, s.output_length(t_in), s.out_channels,
-                  epilogue_row(input_, w_scales_, w_sums_, bias, activation_), isa_);
+  grouped_->run(q, t_padded, epilogue_row(input_, w_scales_, w_sums_, bias, activation_), isa_, y);
 }
 
 // ---------------------------------------------------------------- dynamic
@@ -237,13 +235,13 @@ void DynamicInt8Conv1d::run(const float* x, int64_t t_in, float* y) const {
   const int64_t t_padded = t_in + 2 * s.padding;
   uint8_t* q = int8_detail::grow(scratch.q, t_padded * s.in_channels);
   quantize_padded(x, t_in, s, p, range_, q, isa);
+  const int8_detail::EpilogueRow epilogue = epilogue_row(p, w_scales_, w_sums_, bias, activation_);
   if (grouped_) {
-    grouped_->run(q, t_padded, reinterpret_cast<int32_t*>(y));
-  } else {
-    conv_->run(q, t_padded, y);
+    grouped_->run(q, t_padded, epilogue, isa, y);
+    return;
   }
-  dequantize_rows(y, t_out, s.out_channels, epilogue_row(p, w_scales_, w_sums_, bias, activation_),
-                  isa);
+  conv_->run(q, t_padded, y);
+  dequantize_rows(y, t_out, s.out_channels, epilogue, isa);
 }
 
 }  // namespace quasr::kernels
