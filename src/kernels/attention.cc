@@ -88,13 +88,23 @@ __attribute__((target("avx512f,avx512bw,avx512vl"))) void to_bf16_blocks(
   }
 }
 
-// [heads, rows, head_dim] -> rows of out (row stride ld_out).
-void scatter_heads(const float* context, int64_t rows, int64_t heads, int64_t head_dim, float* out,
-                   int64_t ld_out) {
-  for (int64_t h = 0; h < heads; ++h)
-    for (int64_t r = 0; r < rows; ++r)
-      std::copy(context + (h * rows + r) * head_dim, context + (h * rows + r + 1) * head_dim,
-                out + r * ld_out + h * head_dim);
+// [heads, rows, head_dim] × 1/Σ of each (head, row) -> rows of out (row
+// stride ld_out): the softmax's normalisation, applied to head_dim values per
+// row instead of to every key's probability.
+__attribute__((target("avx512f"))) void scatter_heads(const float* context, const float* inv_sums,
+                                                      int64_t rows, int64_t heads, int64_t head_dim,
+                                                      float* out, int64_t ld_out) {
+  for (int64_t h = 0; h < heads; ++h) {
+    for (int64_t r = 0; r < rows; ++r) {
+      const float* src = context + (h * rows + r) * head_dim;
+      float* dst = out + r * ld_out + h * head_dim;
+      const __m512 inv = _mm512_set1_ps(inv_sums[h * rows + r]);
+      for (int64_t d = 0; d < head_dim; d += 16) {
+        const __mmask16 m = avx512::tail_mask(head_dim - d);
+        _mm512_mask_storeu_ps(dst + d, m, _mm512_mul_ps(inv, _mm512_maskz_loadu_ps(m, src + d)));
+      }
+    }
+  }
 }
 
 void self_attention_bf16(const float* q, const float* k, const float* v, int64_t ld, int64_t frames,
@@ -105,12 +115,15 @@ void self_attention_bf16(const float* q, const float* k, const float* v, int64_t
   const int64_t per_copy = heads * frames * head_dim;  // bf16 elements of Q, K or V
   const int64_t scores_size = heads * block * keys;
   const int64_t context_size = heads * block * head_dim;
-  // floats: scores, context, then Q, K, V and the probabilities as bf16.
-  scratch.reserve(
-      static_cast<size_t>(scores_size + context_size + (3 * per_copy + scores_size + 1) / 2));
+  const int64_t sums_size = (heads * block + 15) / 16 * 16;
+  // floats: scores, context, 1/Σ per row, then Q, K, V and the
+  // probabilities as bf16.
+  scratch.reserve(static_cast<size_t>(scores_size + context_size + sums_size +
+                                      (3 * per_copy + scores_size + 1) / 2));
   float* scores = scratch.data();
   float* context = scores + scores_size;
-  uint16_t* q_blocks = reinterpret_cast<uint16_t*>(context + context_size);
+  float* inv_sums = context + context_size;
+  uint16_t* q_blocks = reinterpret_cast<uint16_t*>(inv_sums + sums_size);
   uint16_t* k_heads = q_blocks + per_copy;
   uint16_t* v_heads = k_heads + per_copy;
   uint16_t* probabilities = v_heads + per_copy;
@@ -124,11 +137,11 @@ void self_attention_bf16(const float* q, const float* k, const float* v, int64_t
     StridedMatrix query{{heads, rows, head_dim}, {rows * head_dim, head_dim, 1}, dt::bf16};
     StridedMatrix score{{heads, rows, keys}, {rows * keys, keys, 1}};
     run_matmul(query, q_blocks + start * heads * head_dim, key_t, k_heads, score, scores, scale);
-    softmax_rows_prefix_bf16(scores, heads * rows, valid, keys, probabilities);
+    exp_rows_prefix_bf16(scores, heads * rows, valid, keys, probabilities, inv_sums);
     StridedMatrix probability{{heads, rows, keys}, {rows * keys, keys, 1}, dt::bf16};
     StridedMatrix dense_context{{heads, rows, head_dim}, {rows * head_dim, head_dim, 1}};
     run_matmul(probability, probabilities, value, v_heads, dense_context, context, 1.0f);
-    scatter_heads(context, rows, heads, head_dim, out + start * ld_out, ld_out);
+    scatter_heads(context, inv_sums, rows, heads, head_dim, out + start * ld_out, ld_out);
   }
 }
 

@@ -104,10 +104,17 @@ void softmax_row_scalar(float* row, int64_t valid, int64_t ld) {
 }
 
 __attribute__((target("avx512f,fma"))) float row_max_avx512(const float* row, int64_t n) {
-  __m512 best = _mm512_set1_ps(-INFINITY);
-  for (int64_t c = 0; c < n; c += 16)
-    best = _mm512_max_ps(best, _mm512_mask_loadu_ps(best, avx512::tail_mask(n - c), row + c));
-  return _mm512_reduce_max_ps(best);
+  // Four running maxima: one would wait on max's latency every 16 values.
+  __m512 best[4];
+  for (__m512& b : best) b = _mm512_set1_ps(-INFINITY);
+  int64_t c = 0;
+  for (; c + 64 <= n; c += 64)
+    for (int i = 0; i < 4; ++i) best[i] = _mm512_max_ps(best[i], _mm512_loadu_ps(row + c + 16 * i));
+  for (; c < n; c += 16)
+    best[0] =
+        _mm512_max_ps(best[0], _mm512_mask_loadu_ps(best[0], avx512::tail_mask(n - c), row + c));
+  return _mm512_reduce_max_ps(
+      _mm512_max_ps(_mm512_max_ps(best[0], best[1]), _mm512_max_ps(best[2], best[3])));
 }
 
 // Writes exp(row - shift) in place when store is set; returns the sum.
@@ -271,29 +278,29 @@ void softmax_rows_prefix(float* x, int64_t rows, int64_t valid, int64_t ld) {
   }
 }
 
-__attribute__((target("avx512f,avx512bw,avx512vl,fma"))) void softmax_rows_prefix_bf16(
-    float* x, int64_t rows, int64_t valid, int64_t ld, uint16_t* y) {
+__attribute__((target("avx512f,avx512bw,avx512vl,fma"))) void exp_rows_prefix_bf16(
+    const float* x, int64_t rows, int64_t valid, int64_t ld, uint16_t* y, float* inv_sums) {
 #pragma omp parallel for schedule(static)
   for (int64_t r = 0; r < rows; ++r) {
-    float* row = x + r * ld;
-    // exp to bf16 precision: the probabilities are rounded to bf16 below.
+    const float* row = x + r * ld;
+    uint16_t* out = y + r * ld;
+    // exp to bf16 precision: the values are rounded to bf16 right away. Two
+    // sums halve the add latency chain.
     const __m512 offset = _mm512_set1_ps(row_max_avx512(row, valid));
-    __m512 total = _mm512_setzero_ps();
+    __m512 totals[2] = {_mm512_setzero_ps(), _mm512_setzero_ps()};
     for (int64_t c = 0; c < valid; c += 16) {
       const __mmask16 m = avx512::tail_mask(valid - c);
       const __m512 e =
           avx512::exp_nonpositive_coarse(_mm512_sub_ps(_mm512_maskz_loadu_ps(m, row + c), offset));
+      __m512& total = totals[(c >> 4) & 1];
       total = _mm512_mask_add_ps(total, m, total, e);
-      _mm512_mask_storeu_ps(row + c, m, e);
+      // Masked-off lanes of e are zero-filled by maskz, so their bf16 is 0.
+      _mm256_mask_storeu_epi16(out + c, avx512::tail_mask(ld - c),
+                               avx512::to_bf16(_mm512_maskz_mov_ps(m, e)));
     }
-    const __m512 inv = _mm512_set1_ps(1.0f / _mm512_reduce_add_ps(total));
-    uint16_t* out = y + r * ld;
-    for (int64_t c = 0; c < ld; c += 16) {
-      const __mmask16 m = avx512::tail_mask(ld - c);
-      const __mmask16 live = c < valid ? avx512::tail_mask(valid - c) : __mmask16(0);
-      const __m512 p = _mm512_maskz_mul_ps(live, inv, _mm512_maskz_loadu_ps(live, row + c));
-      _mm256_mask_storeu_epi16(out + c, m, avx512::to_bf16(p));
-    }
+    for (int64_t c = (valid + 15) / 16 * 16; c < ld; c += 16)
+      _mm256_mask_storeu_epi16(out + c, avx512::tail_mask(ld - c), _mm256_setzero_si256());
+    inv_sums[r] = 1.0f / _mm512_reduce_add_ps(_mm512_add_ps(totals[0], totals[1]));
   }
 }
 

@@ -54,9 +54,12 @@ void log_softmax_rows(float* x, int64_t rows, int64_t cols);
 // remaining columns are set to 0 (masked keys).
 void softmax_rows_prefix(float* x, int64_t rows, int64_t valid, int64_t ld);
 
-// The same probabilities written as bfloat16 to y (same row stride ld), in
-// one pass per row while it is in L1; x is overwritten. Needs AVX-512 BW/VL
-// (only the bf16 attention path calls it).
-void softmax_rows_prefix_bf16(float* x, int64_t rows, int64_t valid, int64_t ld, uint16_t* y);
+// The unnormalised softmax for bf16 attention: y (bfloat16, row stride ld)
+// gets exp(x - row max) over the first `valid` columns and 0 after them,
+// inv_sums[r] the row's 1 / Σ exp, which the caller applies to P·V's much
+// shorter rows instead of to every probability. x is only read. Needs
+// AVX-512 BW/VL (only the bf16 attention path calls it).
+void exp_rows_prefix_bf16(const float* x, int64_t rows, int64_t valid, int64_t ld, uint16_t* y,
+                          float* inv_sums);
 
 }  // namespace quasr::kernels

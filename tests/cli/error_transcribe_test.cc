@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "error_test_util.h"
+#include "eval/edit_distance.h"
 
 namespace quasr::clitest {
 namespace {
@@ -122,13 +123,17 @@ TEST_F(TranscribeErrors, UnknownAttentionPrecision) {
 }
 
 TEST_F(TranscribeErrors, Bf16AttentionOnAnFp32ModelStillTranscribes) {
-  // Asked for explicitly, bf16 attention runs on an fp32 model too; the fixture's transcript
-  // survives the rounding.
+  // Asked for explicitly, bf16 attention runs on an fp32 model too. The random fixture model's
+  // ~600-character transcript has near-ties that bf16 rounding may flip (one did when the
+  // softmax moved its normalisation after P·V), so it must stay within 1 % CER of fp32, not
+  // equal it.
   CommandResult fp32 = run_quasr({"transcribe", "--model", model_, utt0_});
   CommandResult bf16 = run_quasr({"transcribe", "--model", model_, "--attention", "bf16", utt0_});
   ASSERT_EQ(fp32.status, 0) << fp32.err;
   ASSERT_EQ(bf16.status, 0) << bf16.err;
-  EXPECT_EQ(bf16.out, fp32.out);
+  const Alignment chars = align_chars(fp32.out, bf16.out);
+  EXPECT_GT(chars.counts.ref_words, 500);
+  EXPECT_LE(chars.counts.wer(), 1.0) << "fp32: " << fp32.out << "bf16: " << bf16.out;
 }
 
 }  // namespace
