@@ -25,17 +25,6 @@ using dims = dnnl::memory::dims;
 constexpr int64_t kQueryBlock = 256;
 constexpr size_t kMaxCachedShapes = 256;
 
-// Query rows per block: 256, fewer once a block's scores (heads x rows x
-// keys floats) would pass 16 MiB, which bounds memory on long inputs. Smaller
-// blocks to keep scores in L2 were tried and lost: at 2 threads the many
-// small products cost more than the traffic they saved (1024 frames, 16
-// heads: 38 ms with 1 MiB blocks, 14 ms with 256-row blocks).
-int64_t query_block(int64_t heads, int64_t keys) {
-  constexpr int64_t kScoreFloats = 1 << 22;
-  int64_t rows = kScoreFloats / std::max<int64_t>(1, heads * keys) / 16 * 16;
-  return std::clamp<int64_t>(rows, 16, kQueryBlock);
-}
-
 struct StridedMatrix {
   dims shape;
   dims strides;
@@ -43,12 +32,18 @@ struct StridedMatrix {
   dnnl::memory::desc desc() const { return {shape, type, strides}; }
 };
 
+struct CachedMatmul {
+  dnnl::matmul primitive;
+  dnnl::memory::desc scratchpad;
+};
+
 // Batched (over heads) matmul primitives, cached by their full geometry.
-dnnl::matmul cached_matmul(const StridedMatrix& a, const StridedMatrix& b, const StridedMatrix& c,
+// User scratchpads: the bf16 path runs one primitive from several threads.
+CachedMatmul cached_matmul(const StridedMatrix& a, const StridedMatrix& b, const StridedMatrix& c,
                            float scale) {
   using Key = std::tuple<dims, dims, dims, dims, dims, dims, float, dt>;
   static std::mutex mutex;
-  static std::map<Key, dnnl::matmul> cache;
+  static std::map<Key, CachedMatmul> cache;
   Key key{a.shape, a.strides, b.shape, b.strides, c.shape, c.strides, scale, a.type};
   std::lock_guard<std::mutex> lock(mutex);
   auto found = cache.find(key);
@@ -56,20 +51,20 @@ dnnl::matmul cached_matmul(const StridedMatrix& a, const StridedMatrix& b, const
   if (cache.size() >= kMaxCachedShapes) cache.clear();
   dnnl::primitive_attr attr;
   if (scale != 1.0f) attr.set_output_scales(0, {scale});
-  dnnl::matmul::primitive_desc pd(dnnl::matmul::desc(a.desc(), b.desc(), c.desc()), attr,
-                                  cpu_engine());
-  return cache.emplace(key, dnnl::matmul(pd)).first->second;
+  dnnl::matmul::primitive_desc pd(dnnl::matmul::desc(a.desc(), b.desc(), c.desc()),
+                                  user_scratchpad(attr), cpu_engine());
+  return cache.emplace(key, CachedMatmul{dnnl::matmul(pd), pd.scratchpad_desc()}).first->second;
 }
 
 void run_matmul(const StridedMatrix& a, const void* a_data, const StridedMatrix& b,
                 const void* b_data, const StridedMatrix& c, float* c_data, float scale) {
-  dnnl::matmul matmul = cached_matmul(a, b, c, scale);
+  CachedMatmul matmul = cached_matmul(a, b, c, scale);
   auto& engine = cpu_engine();
-  dnnl::memory am(a.desc(), engine, const_cast<void*>(a_data));
-  dnnl::memory bm(b.desc(), engine, const_cast<void*>(b_data));
-  dnnl::memory cm(c.desc(), engine, c_data);
-  matmul.execute(cpu_stream(), {{DNNL_ARG_SRC, am}, {DNNL_ARG_WEIGHTS, bm}, {DNNL_ARG_DST, cm}});
-  cpu_stream().wait();
+  std::unordered_map<int, dnnl::memory> args{
+      {DNNL_ARG_SRC, dnnl::memory(a.desc(), engine, const_cast<void*>(a_data))},
+      {DNNL_ARG_WEIGHTS, dnnl::memory(b.desc(), engine, const_cast<void*>(b_data))},
+      {DNNL_ARG_DST, dnnl::memory(c.desc(), engine, c_data)}};
+  execute_with_thread_scratchpad(matmul.primitive, matmul.scratchpad, args);
 }
 
 // [frames, heads*head_dim] f32 (row stride ld) -> bf16 in query blocks of
@@ -107,41 +102,62 @@ __attribute__((target("avx512f"))) void scatter_heads(const float* context, cons
   }
 }
 
+// One head of one query block, start to finish on the calling thread, its
+// scores (rows × keys floats) and probabilities in L2: with every head's
+// scores in one block (8 MiB at 512 frames, 16 heads) the softmax read them
+// back from L3.
+struct HeadBuffers {
+  AlignedBuffer scores;
+  AlignedBuffer probabilities;  // bf16, half the floats
+  AlignedBuffer context;
+  AlignedBuffer inv_sums;
+};
+
+void attend_one_head(const uint16_t* query, const uint16_t* key, const uint16_t* value,
+                     int64_t rows, int64_t keys, int64_t valid, int64_t head_dim, float scale,
+                     float* out, int64_t ld_out) {
+  thread_local HeadBuffers buffers;
+  buffers.scores.reserve(static_cast<size_t>(rows * keys));
+  buffers.probabilities.reserve(static_cast<size_t>((rows * keys + 1) / 2));
+  buffers.context.reserve(static_cast<size_t>(rows * head_dim));
+  buffers.inv_sums.reserve(static_cast<size_t>(rows));
+  auto* probabilities = reinterpret_cast<uint16_t*>(buffers.probabilities.data());
+  const StridedMatrix q{{1, rows, head_dim}, {rows * head_dim, head_dim, 1}, dt::bf16};
+  const StridedMatrix k_t{{1, head_dim, keys}, {keys * head_dim, 1, head_dim}, dt::bf16};
+  const StridedMatrix v{{1, keys, head_dim}, {keys * head_dim, head_dim, 1}, dt::bf16};
+  const StridedMatrix score{{1, rows, keys}, {rows * keys, keys, 1}};
+  const StridedMatrix p{{1, rows, keys}, {rows * keys, keys, 1}, dt::bf16};
+  const StridedMatrix context{{1, rows, head_dim}, {rows * head_dim, head_dim, 1}};
+  run_matmul(q, query, k_t, key, score, buffers.scores.data(), scale);
+  exp_rows_prefix_bf16(buffers.scores.data(), rows, valid, keys, probabilities,
+                       buffers.inv_sums.data());
+  run_matmul(p, probabilities, v, value, context, buffers.context.data(), 1.0f);
+  scatter_heads(buffers.context.data(), buffers.inv_sums.data(), rows, 1, head_dim, out, ld_out);
+}
+
 void self_attention_bf16(const float* q, const float* k, const float* v, int64_t ld, int64_t frames,
                          int64_t valid, int64_t heads, int64_t head_dim, float scale, float* out,
                          int64_t ld_out, AlignedBuffer& scratch) {
   const int64_t keys = frames;
-  const int64_t block = std::min(query_block(heads, keys), frames);
+  const int64_t block = std::min(kQueryBlock, frames);
   const int64_t per_copy = heads * frames * head_dim;  // bf16 elements of Q, K or V
-  const int64_t scores_size = heads * block * keys;
-  const int64_t context_size = heads * block * head_dim;
-  const int64_t sums_size = (heads * block + 15) / 16 * 16;
-  // floats: scores, context, 1/Σ per row, then Q, K, V and the
-  // probabilities as bf16.
-  scratch.reserve(static_cast<size_t>(scores_size + context_size + sums_size +
-                                      (3 * per_copy + scores_size + 1) / 2));
-  float* scores = scratch.data();
-  float* context = scores + scores_size;
-  float* inv_sums = context + context_size;
-  uint16_t* q_blocks = reinterpret_cast<uint16_t*>(inv_sums + sums_size);
+  scratch.reserve(static_cast<size_t>((3 * per_copy + 1) / 2));
+  auto* q_blocks = reinterpret_cast<uint16_t*>(scratch.data());
   uint16_t* k_heads = q_blocks + per_copy;
   uint16_t* v_heads = k_heads + per_copy;
-  uint16_t* probabilities = v_heads + per_copy;
   to_bf16_blocks(q, ld, frames, block, heads, head_dim, q_blocks);
   to_bf16_blocks(k, ld, frames, frames, heads, head_dim, k_heads);
   to_bf16_blocks(v, ld, frames, frames, heads, head_dim, v_heads);
-  StridedMatrix key_t{{heads, head_dim, keys}, {keys * head_dim, 1, head_dim}, dt::bf16};
-  StridedMatrix value{{heads, keys, head_dim}, {keys * head_dim, head_dim, 1}, dt::bf16};
-  for (int64_t start = 0; start < frames; start += block) {
+  const int64_t blocks = (frames + block - 1) / block;
+  // Each task a (query block, head) on one thread; oneDNN runs sequentially
+  // inside the parallel region.
+#pragma omp parallel for schedule(dynamic)
+  for (int64_t task = 0; task < blocks * heads; ++task) {
+    const int64_t start = task / heads * block, h = task % heads;
     const int64_t rows = std::min(block, frames - start);
-    StridedMatrix query{{heads, rows, head_dim}, {rows * head_dim, head_dim, 1}, dt::bf16};
-    StridedMatrix score{{heads, rows, keys}, {rows * keys, keys, 1}};
-    run_matmul(query, q_blocks + start * heads * head_dim, key_t, k_heads, score, scores, scale);
-    exp_rows_prefix_bf16(scores, heads * rows, valid, keys, probabilities, inv_sums);
-    StridedMatrix probability{{heads, rows, keys}, {rows * keys, keys, 1}, dt::bf16};
-    StridedMatrix dense_context{{heads, rows, head_dim}, {rows * head_dim, head_dim, 1}};
-    run_matmul(probability, probabilities, value, v_heads, dense_context, context, 1.0f);
-    scatter_heads(context, inv_sums, rows, heads, head_dim, out + start * ld_out, ld_out);
+    attend_one_head(q_blocks + start * heads * head_dim + h * rows * head_dim,
+                    k_heads + h * keys * head_dim, v_heads + h * keys * head_dim, rows, keys, valid,
+                    head_dim, scale, out + start * ld_out + h * head_dim, ld_out);
   }
 }
 

@@ -280,7 +280,7 @@ void softmax_rows_prefix(float* x, int64_t rows, int64_t valid, int64_t ld) {
 
 __attribute__((target("avx512f,avx512bw,avx512vl,fma"))) void exp_rows_prefix_bf16(
     const float* x, int64_t rows, int64_t valid, int64_t ld, uint16_t* y, float* inv_sums) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (!omp_in_parallel())
   for (int64_t r = 0; r < rows; ++r) {
     const float* row = x + r * ld;
     uint16_t* out = y + r * ld;
