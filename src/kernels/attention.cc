@@ -135,6 +135,22 @@ void attend_one_head(const uint16_t* query, const uint16_t* key, const uint16_t*
   scatter_heads(buffers.context.data(), buffers.inv_sums.data(), rows, 1, head_dim, out, ld_out);
 }
 
+// fp32: Q, K and V are read in place (strided views of the frame layout).
+void attend_one_head_f32(const float* q, const float* k, const float* v, int64_t ld, int64_t rows,
+                         int64_t keys, int64_t valid, int64_t head_dim, float scale, float* out,
+                         int64_t ld_out) {
+  thread_local AlignedBuffer scores;
+  scores.reserve(static_cast<size_t>(rows * keys));
+  const StridedMatrix query{{1, rows, head_dim}, {rows * ld, ld, 1}};
+  const StridedMatrix key_t{{1, head_dim, keys}, {keys * ld, 1, ld}};
+  const StridedMatrix value{{1, keys, head_dim}, {keys * ld, ld, 1}};
+  const StridedMatrix score{{1, rows, keys}, {rows * keys, keys, 1}};
+  const StridedMatrix context{{1, rows, head_dim}, {rows * ld_out, ld_out, 1}};
+  run_matmul(query, q, key_t, k, score, scores.data(), scale);
+  softmax_rows_prefix(scores.data(), rows, valid, keys);
+  run_matmul(score, scores.data(), value, v, context, out, 1.0f);
+}
+
 void self_attention_bf16(const float* q, const float* k, const float* v, int64_t ld, int64_t frames,
                          int64_t valid, int64_t heads, int64_t head_dim, float scale, float* out,
                          int64_t ld_out, AlignedBuffer& scratch) {
@@ -183,21 +199,14 @@ void self_attention(const float* q, const float* k, const float* v, int64_t ld, 
     self_attention_bf16(q, k, v, ld, frames, valid, heads, head_dim, scale, out, ld_out, scratch);
     return;
   }
-  const int64_t block = std::min(kQueryBlock, frames);
-  scratch.reserve(static_cast<size_t>(heads * block * keys));
-  float* scores = scratch.data();
-  // Kᵀ and V are the same for every query block: [heads, head_dim, keys] and [heads, keys,
-  // head_dim].
-  StridedMatrix key_t{{heads, head_dim, keys}, {head_dim, 1, ld}};
-  StridedMatrix value{{heads, keys, head_dim}, {head_dim, ld, 1}};
-  for (int64_t start = 0; start < frames; start += block) {
-    int64_t rows = std::min(block, frames - start);
-    StridedMatrix query{{heads, rows, head_dim}, {head_dim, ld, 1}};
-    StridedMatrix score{{heads, rows, keys}, {rows * keys, keys, 1}};
-    run_matmul(query, q + start * ld, key_t, k, score, scores, scale);
-    softmax_rows_prefix(scores, heads * rows, valid, keys);
-    StridedMatrix context{{heads, rows, head_dim}, {head_dim, ld_out, 1}};
-    run_matmul(score, scores, value, v, context, out + start * ld_out, 1.0f);
+  const int64_t blocks = (frames + kQueryBlock - 1) / kQueryBlock;
+  // As the bf16 path: one (query block, head) per task, its scores in L2.
+#pragma omp parallel for schedule(dynamic)
+  for (int64_t task = 0; task < blocks * heads; ++task) {
+    const int64_t start = task / heads * kQueryBlock, h = task % heads;
+    const int64_t rows = std::min(kQueryBlock, frames - start);
+    attend_one_head_f32(q + start * ld + h * head_dim, k + h * head_dim, v + h * head_dim, ld, rows,
+                        keys, valid, head_dim, scale, out + start * ld_out + h * head_dim, ld_out);
   }
 }
 

@@ -268,7 +268,7 @@ void log_softmax_rows(float* x, int64_t rows, int64_t cols) {
 
 void softmax_rows_prefix(float* x, int64_t rows, int64_t valid, int64_t ld) {
   const bool avx512 = use_avx512();
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (!omp_in_parallel())
   for (int64_t r = 0; r < rows; ++r) {
     if (avx512) {
       softmax_row_avx512(x + r * ld, valid, ld);
