@@ -87,8 +87,10 @@ void GroupedInt8Conv::run(const uint8_t* q, int64_t t_in, const EpilogueRow& epi
   const int64_t blocks = (t_out + frame_block_ - 1) / frame_block_;
   const int64_t tasks = blocks * shape_.groups;
   // One task per (block, group), each a single-threaded GEMM (oneDNN runs
-  // sequentially inside a parallel region).
-#pragma omp parallel for schedule(dynamic)
+  // sequentially inside a parallel region). Round-robin, not dynamic: task i
+  // always lands on the same thread, so a shorter input never hands a task to
+  // a thread whose buffers (im2col block, oneDNN scratchpad) were never sized.
+#pragma omp parallel for schedule(static, 1)
   for (int64_t task = 0; task < tasks; ++task) {
     const int64_t block = task / shape_.groups, group = task % shape_.groups;
     const int64_t first = block * frame_block_;
