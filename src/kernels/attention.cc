@@ -71,7 +71,7 @@ void run_matmul(const StridedMatrix& a, const void* a_data, const StridedMatrix&
 // `block` frames, each [heads, rows, head_dim]: every product then sees plain
 // dense operands, which is what oneDNN's AMX brgemm kernels take (strided
 // views fall back to a generic GEMM that emulates bf16 slowly).
-__attribute__((target("avx512f,avx512bw,avx512vl"))) void to_bf16_blocks(
+__attribute__((target("avx512f,avx512bw,avx512vl,avx512bf16"))) void to_bf16_blocks(
     const float* x, int64_t ld, int64_t frames, int64_t block, int64_t heads, int64_t head_dim,
     uint16_t* y) {
 #pragma omp parallel for schedule(static) if (frames * heads * head_dim >= (1 << 15))
@@ -113,14 +113,17 @@ struct HeadBuffers {
   AlignedBuffer inv_sums;
 };
 
+// Buffers are sized for a full block (block_rows), whatever this task's
+// rows: then a thread that ran any task of an input never grows them for
+// the same or a shorter input (steady state: no allocation).
 void attend_one_head(const uint16_t* query, const uint16_t* key, const uint16_t* value,
-                     int64_t rows, int64_t keys, int64_t valid, int64_t head_dim, float scale,
-                     float* out, int64_t ld_out) {
+                     int64_t rows, int64_t block_rows, int64_t keys, int64_t valid,
+                     int64_t head_dim, float scale, float* out, int64_t ld_out) {
   thread_local HeadBuffers buffers;
-  buffers.scores.reserve(static_cast<size_t>(rows * keys));
-  buffers.probabilities.reserve(static_cast<size_t>((rows * keys + 1) / 2));
-  buffers.context.reserve(static_cast<size_t>(rows * head_dim));
-  buffers.inv_sums.reserve(static_cast<size_t>(rows));
+  buffers.scores.reserve(static_cast<size_t>(block_rows * keys));
+  buffers.probabilities.reserve(static_cast<size_t>((block_rows * keys + 1) / 2));
+  buffers.context.reserve(static_cast<size_t>(block_rows * head_dim));
+  buffers.inv_sums.reserve(static_cast<size_t>(block_rows));
   auto* probabilities = reinterpret_cast<uint16_t*>(buffers.probabilities.data());
   const StridedMatrix q{{1, rows, head_dim}, {rows * head_dim, head_dim, 1}, dt::bf16};
   const StridedMatrix k_t{{1, head_dim, keys}, {keys * head_dim, 1, head_dim}, dt::bf16};
@@ -137,10 +140,10 @@ void attend_one_head(const uint16_t* query, const uint16_t* key, const uint16_t*
 
 // fp32: Q, K and V are read in place (strided views of the frame layout).
 void attend_one_head_f32(const float* q, const float* k, const float* v, int64_t ld, int64_t rows,
-                         int64_t keys, int64_t valid, int64_t head_dim, float scale, float* out,
-                         int64_t ld_out) {
+                         int64_t block_rows, int64_t keys, int64_t valid, int64_t head_dim,
+                         float scale, float* out, int64_t ld_out) {
   thread_local AlignedBuffer scores;
-  scores.reserve(static_cast<size_t>(rows * keys));
+  scores.reserve(static_cast<size_t>(block_rows * keys));
   const StridedMatrix query{{1, rows, head_dim}, {rows * ld, ld, 1}};
   const StridedMatrix key_t{{1, head_dim, keys}, {keys * ld, 1, ld}};
   const StridedMatrix value{{1, keys, head_dim}, {keys * ld, ld, 1}};
@@ -166,22 +169,25 @@ void self_attention_bf16(const float* q, const float* k, const float* v, int64_t
   to_bf16_blocks(v, ld, frames, frames, heads, head_dim, v_heads);
   const int64_t blocks = (frames + block - 1) / block;
   // Each task a (query block, head) on one thread; oneDNN runs sequentially
-  // inside the parallel region.
-#pragma omp parallel for schedule(dynamic)
+  // inside the parallel region. Round-robin: every thread gets heads of
+  // every block (a short last block does not land on one thread), and the
+  // same tasks on every run of an input.
+#pragma omp parallel for schedule(static, 1)
   for (int64_t task = 0; task < blocks * heads; ++task) {
     const int64_t start = task / heads * block, h = task % heads;
     const int64_t rows = std::min(block, frames - start);
     attend_one_head(q_blocks + start * heads * head_dim + h * rows * head_dim,
-                    k_heads + h * keys * head_dim, v_heads + h * keys * head_dim, rows, keys, valid,
-                    head_dim, scale, out + start * ld_out + h * head_dim, ld_out);
+                    k_heads + h * keys * head_dim, v_heads + h * keys * head_dim, rows, block, keys,
+                    valid, head_dim, scale, out + start * ld_out + h * head_dim, ld_out);
   }
 }
 
 }  // namespace
 
 bool bf16_attention_available() {
+  // Native bf16 in the CPU as well: quasr's own conversions use it.
   static const bool available =
-      isa_level() >= IsaLevel::kAvx512 &&
+      isa_level() >= IsaLevel::kAvx512 && __builtin_cpu_supports("avx512bf16") &&
       onednn_isa_is_one_of(
           {dnnl::cpu_isa::avx512_core_bf16, dnnl::cpu_isa::avx512_core_amx, dnnl::cpu_isa::all});
   return available;
@@ -199,14 +205,16 @@ void self_attention(const float* q, const float* k, const float* v, int64_t ld, 
     self_attention_bf16(q, k, v, ld, frames, valid, heads, head_dim, scale, out, ld_out, scratch);
     return;
   }
-  const int64_t blocks = (frames + kQueryBlock - 1) / kQueryBlock;
+  const int64_t block = std::min(kQueryBlock, frames);
+  const int64_t blocks = (frames + block - 1) / block;
   // As the bf16 path: one (query block, head) per task, its scores in L2.
-#pragma omp parallel for schedule(dynamic)
+#pragma omp parallel for schedule(static, 1)
   for (int64_t task = 0; task < blocks * heads; ++task) {
-    const int64_t start = task / heads * kQueryBlock, h = task % heads;
-    const int64_t rows = std::min(kQueryBlock, frames - start);
+    const int64_t start = task / heads * block, h = task % heads;
+    const int64_t rows = std::min(block, frames - start);
     attend_one_head_f32(q + start * ld + h * head_dim, k + h * head_dim, v + h * head_dim, ld, rows,
-                        keys, valid, head_dim, scale, out + start * ld_out + h * head_dim, ld_out);
+                        block, keys, valid, head_dim, scale, out + start * ld_out + h * head_dim,
+                        ld_out);
   }
 }
 

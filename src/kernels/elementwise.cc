@@ -278,7 +278,7 @@ void softmax_rows_prefix(float* x, int64_t rows, int64_t valid, int64_t ld) {
   }
 }
 
-__attribute__((target("avx512f,avx512bw,avx512vl,fma"))) void exp_rows_prefix_bf16(
+__attribute__((target("avx512f,avx512bw,avx512vl,fma,avx512bf16"))) void exp_rows_prefix_bf16(
     const float* x, int64_t rows, int64_t valid, int64_t ld, uint16_t* y, float* inv_sums) {
 #pragma omp parallel for schedule(static) if (!omp_in_parallel())
   for (int64_t r = 0; r < rows; ++r) {
@@ -296,7 +296,7 @@ __attribute__((target("avx512f,avx512bw,avx512vl,fma"))) void exp_rows_prefix_bf
       total = _mm512_mask_add_ps(total, m, total, e);
       // Masked-off lanes of e are zero-filled by maskz, so their bf16 is 0.
       _mm256_mask_storeu_epi16(out + c, avx512::tail_mask(ld - c),
-                               avx512::to_bf16(_mm512_maskz_mov_ps(m, e)));
+                               avx512::to_bf16_native(_mm512_maskz_mov_ps(m, e)));
     }
     for (int64_t c = (valid + 15) / 16 * 16; c < ld; c += 16)
       _mm256_mask_storeu_epi16(out + c, avx512::tail_mask(ld - c), _mm256_setzero_si256());

@@ -58,7 +58,7 @@ void softmax_rows_prefix(float* x, int64_t rows, int64_t valid, int64_t ld);
 // gets exp(x - row max) over the first `valid` columns and 0 after them,
 // inv_sums[r] the row's 1 / Σ exp, which the caller applies to P·V's much
 // shorter rows instead of to every probability. x is only read. Needs
-// AVX-512 BW/VL (only the bf16 attention path calls it).
+// AVX-512 BW/VL and BF16 (only the bf16 attention path calls it).
 void exp_rows_prefix_bf16(const float* x, int64_t rows, int64_t valid, int64_t ld, uint16_t* y,
                           float* inv_sums);
 

@@ -4,7 +4,9 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <cstdio>
+#include <cstring>
 #include <vector>
 
 #include "core/cpu_features.h"
@@ -112,6 +114,49 @@ TEST(VectorMath, LogSoftmaxMatchesDouble) {
     for (int64_t c = 0; c < cols; ++c) sum += std::exp(in[c] - top);
     for (int64_t c = 0; c < cols; ++c)
       ASSERT_NEAR(y[r * cols + c], in[c] - top - std::log(sum), 1e-5) << r << " " << c;
+  }
+}
+
+// Nearest bfloat16, ties to even, by integer arithmetic on the bits (finite x).
+uint16_t bf16_reference(float x) {
+  uint32_t bits;
+  std::memcpy(&bits, &x, sizeof bits);
+  return static_cast<uint16_t>((bits + 0x7FFFu + ((bits >> 16) & 1u)) >> 16);
+}
+
+__attribute__((target("avx512f,avx512bw,avx512vl,avx512bf16"))) void to_bf16_both(
+    const std::vector<float>& x, std::vector<uint16_t>& native, std::vector<uint16_t>& emulated) {
+  native.assign(x.size(), 0);
+  emulated.assign(x.size(), 0);
+  avx512::to_bf16_n(x.data(), static_cast<int64_t>(x.size()), native.data());
+  for (size_t i = 0; i + 16 <= x.size(); i += 16) {
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(emulated.data() + i),
+                        avx512::to_bf16(_mm512_loadu_ps(x.data() + i)));
+  }
+}
+
+TEST(VectorMath, Bf16ConversionsRoundToNearestEven) {
+  if (isa_level() < IsaLevel::kAvx512 || !__builtin_cpu_supports("avx512bf16"))
+    GTEST_SKIP() << "needs AVX512_BF16";
+  std::vector<float> x;
+  // Exact ties (low half 0x8000) with even and odd kept bits, and their neighbours.
+  for (uint32_t high : {0x3F80u, 0x3F81u, 0xBF80u, 0xBF81u, 0x4B7Fu, 0x0081u}) {
+    for (uint32_t low : {0x7FFFu, 0x8000u, 0x8001u, 0x0000u, 0xFFFFu}) {
+      const uint32_t bits = high << 16 | low;
+      float v;
+      std::memcpy(&v, &bits, sizeof v);
+      x.push_back(v);
+    }
+  }
+  for (int i = -1000; i < 1000; ++i) x.push_back(std::ldexp(1.0f + i * 0.000733f, i % 120));
+  x.push_back(0.0f);
+  x.push_back(-0.0f);
+  while (x.size() % 16) x.push_back(1.0f);
+  std::vector<uint16_t> native, emulated;
+  to_bf16_both(x, native, emulated);
+  for (size_t i = 0; i < x.size(); ++i) {
+    ASSERT_EQ(native[i], bf16_reference(x[i])) << "x=" << x[i];
+    ASSERT_EQ(emulated[i], bf16_reference(x[i])) << "x=" << x[i];
   }
 }
 
