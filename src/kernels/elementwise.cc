@@ -231,10 +231,36 @@ void gelu_erf(float* x, int64_t n) {
     gelu_block(x + start, std::min(kBlock, n - start));
 }
 
+namespace {
+
+// The scalar loop's select compiles to a branch that random signs mispredict
+// half the time. (Fused multiply-add here: within an ulp of the scalar loop.)
+__attribute__((target("avx512f,fma"))) void affine_leaky_relu_row_avx512(float* row, int64_t cols,
+                                                                         const float* scale,
+                                                                         const float* shift,
+                                                                         float negative_slope) {
+  const __m512 slope = _mm512_set1_ps(negative_slope);
+  for (int64_t c = 0; c < cols; c += 16) {
+    const __mmask16 m = avx512::tail_mask(cols - c);
+    const __m512 v =
+        _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, row + c), _mm512_maskz_loadu_ps(m, scale + c),
+                        _mm512_maskz_loadu_ps(m, shift + c));
+    const __mmask16 negative = _mm512_cmp_ps_mask(v, _mm512_setzero_ps(), _CMP_LT_OQ);
+    _mm512_mask_storeu_ps(row + c, m, _mm512_mask_mul_ps(v, negative, v, slope));
+  }
+}
+
+}  // namespace
+
 void channel_affine_leaky_relu(float* x, int64_t rows, int64_t cols, const float* scale,
                                const float* shift, float negative_slope) {
+  const bool avx512 = use_avx512();
 #pragma omp parallel for schedule(static)
   for (int64_t r = 0; r < rows; ++r) {
+    if (avx512) {
+      affine_leaky_relu_row_avx512(x + r * cols, cols, scale, shift, negative_slope);
+      continue;
+    }
     float* row = x + r * cols;
 #pragma omp simd
     for (int64_t c = 0; c < cols; ++c) {

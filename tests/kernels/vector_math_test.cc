@@ -160,5 +160,25 @@ TEST(VectorMath, Bf16ConversionsRoundToNearestEven) {
   }
 }
 
+TEST(VectorMath, ChannelAffineLeakyReluWithinRoundingOfDouble) {
+  const int64_t rows = 5, cols = 37;  // 37: two full vectors and a masked tail
+  std::vector<float> x(rows * cols), scale(cols), shift(cols);
+  for (int64_t i = 0; i < rows * cols; ++i) x[i] = std::sin(0.37f * i) * 3.0f;
+  for (int64_t c = 0; c < cols; ++c) {
+    scale[c] = 0.5f + 0.03f * c;
+    shift[c] = std::cos(0.5f * c);
+  }
+  std::vector<float> y = x;
+  channel_affine_leaky_relu(y.data(), rows, cols, scale.data(), shift.data(), 0.01f);
+  for (int64_t r = 0; r < rows; ++r) {
+    for (int64_t c = 0; c < cols; ++c) {
+      const double v = double(x[r * cols + c]) * scale[c] + shift[c];
+      const double want = v >= 0.0 ? v : v * 0.01;
+      ASSERT_NEAR(y[r * cols + c], want, 4e-7 * (1.0 + std::fabs(want)))
+          << "row " << r << " col " << c;
+    }
+  }
+}
+
 }  // namespace
 }  // namespace quasr::kernels
