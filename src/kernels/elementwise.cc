@@ -176,6 +176,43 @@ void layer_norm_gelu_rows(const float* x, int64_t rows, int64_t cols, const floa
   }
 }
 
+namespace {
+
+// Adds each channel's value and square (in double) of one frame.
+void accumulate_channels_scalar(const float* row, int64_t channels, double* sum, double* squares) {
+  for (int64_t c = 0; c < channels; ++c) {
+    sum[c] += row[c];
+    squares[c] += double(row[c]) * row[c];
+  }
+}
+
+__attribute__((target("avx512f,fma"))) void accumulate_channels_avx512(const float* row,
+                                                                       int64_t channels,
+                                                                       double* sum,
+                                                                       double* squares) {
+  int64_t c = 0;
+  for (; c + 8 <= channels; c += 8) {
+    const __m512d v = _mm512_cvtps_pd(_mm256_loadu_ps(row + c));
+    _mm512_storeu_pd(sum + c, _mm512_add_pd(_mm512_loadu_pd(sum + c), v));
+    _mm512_storeu_pd(squares + c, _mm512_fmadd_pd(v, v, _mm512_loadu_pd(squares + c)));
+  }
+  accumulate_channels_scalar(row + c, channels - c, sum + c, squares + c);
+}
+
+__attribute__((target("avx512f,fma"))) void affine_gelu_row_avx512(float* row, int64_t channels,
+                                                                   const float* scale,
+                                                                   const float* shift) {
+  for (int64_t c = 0; c < channels; c += 16) {
+    const __mmask16 m = avx512::tail_mask(channels - c);
+    const __m512 v =
+        _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, row + c), _mm512_maskz_loadu_ps(m, scale + c),
+                        _mm512_maskz_loadu_ps(m, shift + c));
+    _mm512_mask_storeu_ps(row + c, m, avx512::gelu(v));
+  }
+}
+
+}  // namespace
+
 void group_norm_gelu_channels(float* x, int64_t frames, int64_t channels, const float* gamma,
                               const float* beta, float eps) {
   if (frames == 0) return;
@@ -183,22 +220,27 @@ void group_norm_gelu_channels(float* x, int64_t frames, int64_t channels, const 
   // extractor's outputs are O(1), so the one-pass variance loses nothing at
   // float precision), one read-write for the affine map and GELU together:
   // this array is the largest of the forward (512 channels at 3200 frames/s).
+  // Buffers grow only (the caller's thread): no allocation in steady state.
+  const bool avx512 = use_avx512();
   const int64_t threads = std::max(1, omp_get_max_threads());
-  std::vector<double> partial(static_cast<size_t>(2 * threads * channels), 0.0);
+  thread_local std::vector<double> partial;
+  thread_local std::vector<float> scale, shift;
+  partial.assign(static_cast<size_t>(2 * threads * channels), 0.0);
+  scale.resize(static_cast<size_t>(channels));
+  shift.resize(static_cast<size_t>(channels));
+  double* partial_data = partial.data();
 #pragma omp parallel num_threads(threads)
   {
-    double* sum = partial.data() + 2 * omp_get_thread_num() * channels;
+    double* sum = partial_data + 2 * omp_get_thread_num() * channels;
     double* squares = sum + channels;
 #pragma omp for schedule(static)
     for (int64_t t = 0; t < frames; ++t) {
-      const float* row = x + t * channels;
-      for (int64_t c = 0; c < channels; ++c) {
-        sum[c] += row[c];
-        squares[c] += double(row[c]) * row[c];
-      }
+      if (avx512)
+        accumulate_channels_avx512(x + t * channels, channels, sum, squares);
+      else
+        accumulate_channels_scalar(x + t * channels, channels, sum, squares);
     }
   }
-  std::vector<float> scale(channels), shift(channels);
   for (int64_t c = 0; c < channels; ++c) {
     double total = 0.0, total_squares = 0.0;
     for (int64_t k = 0; k < threads; ++k) {
@@ -211,10 +253,16 @@ void group_norm_gelu_channels(float* x, int64_t frames, int64_t channels, const 
     scale[c] = static_cast<float>(inv * gamma[c]);
     shift[c] = static_cast<float>(beta[c] - mean * inv * gamma[c]);
   }
+  const float* scale_data = scale.data();
+  const float* shift_data = shift.data();
 #pragma omp parallel for schedule(static)
   for (int64_t t = 0; t < frames; ++t) {
     float* row = x + t * channels;
-    for (int64_t c = 0; c < channels; ++c) row[c] = row[c] * scale[c] + shift[c];
+    if (avx512) {
+      affine_gelu_row_avx512(row, channels, scale_data, shift_data);
+      continue;
+    }
+    for (int64_t c = 0; c < channels; ++c) row[c] = row[c] * scale_data[c] + shift_data[c];
     gelu_block(row, channels);
   }
 }

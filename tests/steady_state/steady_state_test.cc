@@ -15,6 +15,7 @@
 #include <functional>
 #include <new>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include <gtest/gtest.h>
@@ -82,10 +83,13 @@ long buffer_allocations_during(const std::function<void()>& action) {
   return buffer_allocations.load();
 }
 
-class SteadyStateTest : public ::testing::TestWithParam<std::string> {};
+// (fixture variant, recipe): sb_local has a LayerNorm extractor and the
+// SpeechBrain head, hf_base_bin a GroupNorm extractor and lm_head.
+using Case = std::tuple<std::string, std::string>;
+class SteadyStateTest : public ::testing::TestWithParam<Case> {};
 
 TEST_P(SteadyStateTest, RepeatedForwardAllocatesNoBuffers) {
-  const std::string variant = "sb_local";
+  const auto& [variant, recipe] = GetParam();
   std::vector<std::vector<float>> audio;
   for (int i = 0; i < 2; ++i)
     audio.push_back(load_audio(fixture("parity/" + variant + "/utt" + std::to_string(i) + ".wav")));
@@ -95,10 +99,10 @@ TEST_P(SteadyStateTest, RepeatedForwardAllocatesNoBuffers) {
   ASSERT_LT(shorter.size(), longer.size());
 
   model::LoadOptions options;
-  options.keep_source_weights = GetParam() != "fp32";
+  options.keep_source_weights = recipe != "fp32";
   auto model = model::load_model(fixture("models/" + variant), options);
-  if (GetParam() != "fp32")
-    quantize::quantize_model(*model, quantize::preset_recipe(GetParam(), *model), audio);
+  if (recipe != "fp32")
+    quantize::quantize_model(*model, quantize::preset_recipe(recipe, *model), audio);
 
   model::Workspace ws;
   Tensor log_probs;
@@ -115,8 +119,13 @@ TEST_P(SteadyStateTest, RepeatedForwardAllocatesNoBuffers) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Recipes, SteadyStateTest,
-                         ::testing::Values("fp32", "tutorial", "int8-all"), [](const auto& info) {
-                           std::string name = info.param;
+                         ::testing::Values(Case{"sb_local", "fp32"}, Case{"sb_local", "tutorial"},
+                                           Case{"sb_local", "int8-all"},
+                                           Case{"hf_base_bin", "fp32"},
+                                           Case{"hf_base_bin", "int8-all"}),
+                         [](const auto& info) {
+                           std::string name =
+                               std::get<0>(info.param) + "_" + std::get<1>(info.param);
                            for (char& c : name)
                              if (c == '-') c = '_';
                            return name;
