@@ -55,5 +55,17 @@ nice -n 10 /usr/bin/python3 -u train.py --scratch "$SCRATCH" --seed 4321 --layer
 rm -rf ../../models/demo && cp -r "$SCRATCH/out_stage4" ../../models/demo
 /usr/bin/python3 merge_curves.py ../../models/demo/loss_curve.csv \
   "$SCRATCH/loss_curve_stages1-3.csv" "$SCRATCH/out_stage4/loss_curve.csv"
+cp ../../models/demo/loss_curve.csv "$SCRATCH/loss_curve_stages1-4.csv"
+# Stage 5 (third session): the same shape again from stage 4's best, seed 5555, one thread,
+# annealed over 140 minutes (the shipped run: 16:40 -> 19:00 UTC, the machine shared with this
+# session's builds and benchmarks); its best dev-WER checkpoint replaces models/demo.
+rm -rf "$SCRATCH/init_stage5" && cp -r ../../models/demo "$SCRATCH/init_stage5"
+nice -n 10 /usr/bin/python3 -u train.py --scratch "$SCRATCH" --seed 5555 --layers 4 \
+  --init-from "$SCRATCH/init_stage5" --out "$SCRATCH/out_stage5" --fe-lr-mult 0.3 \
+  --noise-prob 0.2 --lr 8e-4 --warmup 100 --batch-seconds 16 --epochs 40 --epoch-fraction 0.25 \
+  --threads 1 --deadline "$(date -u -d '+140 min' +%H:%M)" 2>&1 | tee "$SCRATCH/train_stage5.log"
+rm -rf ../../models/demo && cp -r "$SCRATCH/out_stage5" ../../models/demo
+/usr/bin/python3 merge_curves.py ../../models/demo/loss_curve.csv \
+  "$SCRATCH/loss_curve_stages1-4.csv" "$SCRATCH/out_stage5/loss_curve.csv"
 # 3. Greedy CTC WER per split (seen_voice / held_out_voice).
 /usr/bin/python3 evaluate.py --hyps "$SCRATCH/eval_hyps.jsonl" | tee ../../models/demo/eval_wer.json
