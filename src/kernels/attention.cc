@@ -83,21 +83,20 @@ __attribute__((target("avx512f,avx512bw,avx512vl,avx512bf16"))) void to_bf16_blo
   }
 }
 
-// [heads, rows, head_dim] × 1/Σ of each (head, row) -> rows of out (row
-// stride ld_out): the softmax's normalisation, applied to head_dim values per
-// row instead of to every key's probability.
-__attribute__((target("avx512f"))) void scatter_heads(const float* context, const float* inv_sums,
-                                                      int64_t rows, int64_t heads, int64_t head_dim,
-                                                      float* out, int64_t ld_out) {
-  for (int64_t h = 0; h < heads; ++h) {
-    for (int64_t r = 0; r < rows; ++r) {
-      const float* src = context + (h * rows + r) * head_dim;
-      float* dst = out + r * ld_out + h * head_dim;
-      const __m512 inv = _mm512_set1_ps(inv_sums[h * rows + r]);
-      for (int64_t d = 0; d < head_dim; d += 16) {
-        const __mmask16 m = avx512::tail_mask(head_dim - d);
-        _mm512_mask_storeu_ps(dst + d, m, _mm512_mul_ps(inv, _mm512_maskz_loadu_ps(m, src + d)));
-      }
+// [rows, head_dim] × 1/Σ of each row -> rows of out (row stride ld_out): the
+// softmax's normalisation, applied to head_dim values per row instead of to
+// every key's probability.
+__attribute__((target("avx512f"))) void normalise_rows_into(const float* context,
+                                                            const float* inv_sums, int64_t rows,
+                                                            int64_t head_dim, float* out,
+                                                            int64_t ld_out) {
+  for (int64_t r = 0; r < rows; ++r) {
+    const float* src = context + r * head_dim;
+    float* dst = out + r * ld_out;
+    const __m512 inv = _mm512_set1_ps(inv_sums[r]);
+    for (int64_t d = 0; d < head_dim; d += 16) {
+      const __mmask16 m = avx512::tail_mask(head_dim - d);
+      _mm512_mask_storeu_ps(dst + d, m, _mm512_mul_ps(inv, _mm512_maskz_loadu_ps(m, src + d)));
     }
   }
 }
@@ -135,7 +134,7 @@ void attend_one_head(const uint16_t* query, const uint16_t* key, const uint16_t*
   exp_rows_prefix_bf16(buffers.scores.data(), rows, valid, keys, probabilities,
                        buffers.inv_sums.data());
   run_matmul(p, probabilities, v, value, context, buffers.context.data(), 1.0f);
-  scatter_heads(buffers.context.data(), buffers.inv_sums.data(), rows, 1, head_dim, out, ld_out);
+  normalise_rows_into(buffers.context.data(), buffers.inv_sums.data(), rows, head_dim, out, ld_out);
 }
 
 // fp32: Q, K and V are read in place (strided views of the frame layout).

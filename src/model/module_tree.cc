@@ -92,6 +92,10 @@ class F32Linear : public LinearBackend {
   kernels::PackedMatmulF32 kernel_;
 };
 
+// Kernel: PackedConv1dF32 (oneDNN) or GroupedConv1dF32 (the project's AVX-512
+// kernel for grouped convs such as the positional conv, which oneDNN's grouped
+// f32 conv runs 5-35 % slower); both take (shape, weight, bias, activation).
+template <typename Kernel>
 class F32Conv : public Conv1dBackend {
  public:
   F32Conv(const kernels::Conv1dShape& shape, const float* weight, const float* bias,
@@ -100,7 +104,7 @@ class F32Conv : public Conv1dBackend {
   void run(const float* x, int64_t t_in, float* y) const override { kernel_.run(x, t_in, y); }
 
  private:
-  kernels::PackedConv1dF32 kernel_;
+  Kernel kernel_;
 };
 
 // The waveform conv (one input channel) runs on a direct kernel; oneDNN's
@@ -117,19 +121,6 @@ class F32SingleChannelConv : public Conv1dBackend {
   kernels::SingleChannelConv1d kernel_;
 };
 
-// Grouped convs (the positional conv) run on the project's AVX-512 kernel:
-// oneDNN's grouped f32 conv is 5-35 % slower at these shapes.
-class F32GroupedConv : public Conv1dBackend {
- public:
-  F32GroupedConv(const kernels::Conv1dShape& shape, const float* weight, const float* bias,
-                 kernels::Activation activation)
-      : kernel_(shape, weight, bias, activation) {}
-  void run(const float* x, int64_t t_in, float* y) const override { kernel_.run(x, t_in, y); }
-
- private:
-  kernels::GroupedConv1dF32 kernel_;
-};
-
 }  // namespace
 
 std::unique_ptr<LinearBackend> make_f32_linear(const float* weight, const float* bias, int64_t out,
@@ -142,8 +133,8 @@ std::unique_ptr<Conv1dBackend> make_f32_conv(const kernels::Conv1dShape& shape, 
   if (shape.in_channels == 1 && shape.groups == 1 && shape.padding == 0)
     return std::make_unique<F32SingleChannelConv>(shape, weight, bias, activation);
   if (shape.groups > 1 && kernels::GroupedConv1dF32::supports(shape))
-    return std::make_unique<F32GroupedConv>(shape, weight, bias, activation);
-  return std::make_unique<F32Conv>(shape, weight, bias, activation);
+    return std::make_unique<F32Conv<kernels::GroupedConv1dF32>>(shape, weight, bias, activation);
+  return std::make_unique<F32Conv<kernels::PackedConv1dF32>>(shape, weight, bias, activation);
 }
 
 Linear::Linear(const BuildContext& ctx, const std::string& path, int64_t in, int64_t out, bool bias,
