@@ -1,5 +1,6 @@
 #include "model/module_tree.h"
 
+#include <algorithm>
 #include <exception>
 #include <mutex>
 
@@ -79,6 +80,15 @@ void ModelBuild::run_deferred() {
   if (first_error) std::rethrow_exception(first_error);
 }
 
+void LinearBackend::run(const float* x, int64_t rows, float* y, int64_t y_stride,
+                        int64_t out) const {
+  if (y_stride == out) return run(x, rows, y);
+  thread_local std::vector<float> dense;
+  dense.resize(static_cast<size_t>(rows * out));
+  run(x, rows, dense.data());
+  for (int64_t i = 0; i < rows; ++i) std::copy_n(dense.data() + i * out, out, y + i * y_stride);
+}
+
 namespace {
 
 class F32Linear : public LinearBackend {
@@ -139,35 +149,51 @@ std::unique_ptr<Conv1dBackend> make_f32_conv(const kernels::Conv1dShape& shape, 
 
 Linear::Linear(const BuildContext& ctx, const std::string& path, int64_t in, int64_t out, bool bias,
                kernels::Activation activation)
+    : Linear(ctx, path, in, out, bias, activation, nullptr) {}
+
+Linear::Linear(const BuildContext& ctx, const std::string& path, int64_t in, int64_t out, bool bias,
+               kernels::Activation activation, LinearSource* source)
     : leaf_(std::make_unique<LinearLeaf>(ctx.name(path), "Linear", Shape{out, in}, activation)) {
   std::vector<ParamInfo> params{{"weight", {out, in}}};
   if (bias) params.push_back({"bias", {out}});
-  const LeafQuantSpec* spec = ctx.quantized(path);
+  LinearSource read;
+  read.spec = ctx.quantized(path);
   // The weight is read (and shape-checked) before the bias: its error is the clearer one.
-  std::vector<float> weight;
-  QuantizedWeights quantized_weights;
-  if (spec) {
-    quantized_weights = read_quantized_weights(ctx, path, {out, in}, *spec);
-  } else {
-    weight = ctx.read(path + ".weight", {out, in});
-  }
-  std::vector<float> bias_values = bias ? ctx.read(path + ".bias", {out}) : std::vector<float>();
-  const float* bias_data = bias ? bias_values.data() : nullptr;
-  if (spec) {
-    // Packing happens later, in parallel with the other leaves.
-    ctx.defer([leaf = leaf_.get(), spec = *spec, weights = std::move(quantized_weights),
-               bias_values, bias, activation] {
-      leaf->set_backend(
-          make_quantized_linear(spec, weights, bias ? bias_values.data() : nullptr, activation),
-          spec.scheme);
-    });
+  if (read.spec) {
+    read.quantized = read_quantized_weights(ctx, path, {out, in}, *read.spec);
     params[0].dtype = "I8";
   } else {
-    leaf_->set_backend(make_f32_linear(weight.data(), bias_data, out, in, activation), "fp32");
-    if (ctx.keep_source_weights()) leaf_->set_source(std::move(weight), std::move(bias_values));
+    read.weight = ctx.read(path + ".weight", {out, in});
+  }
+  if (bias) read.bias = ctx.read(path + ".bias", {out});
+  const std::string scheme = read.spec ? read.spec->scheme : "fp32";
+  if (source) {
+    *source = std::move(read);
+  } else {
+    install_backend(ctx, std::move(read));
   }
   ctx.register_leaf(leaf_.get());
-  ctx.record(path, "Linear", std::move(params), spec ? spec->scheme : leaf_->scheme());
+  ctx.record(path, "Linear", std::move(params), scheme);
+}
+
+void Linear::install_backend(const BuildContext& ctx, LinearSource source) {
+  const kernels::Activation activation = leaf_->activation();
+  if (source.spec) {
+    // Packing happens later, in parallel with the other leaves.
+    ctx.defer([leaf = leaf_.get(), spec = *source.spec, weights = std::move(source.quantized),
+               bias = std::move(source.bias), activation] {
+      leaf->set_backend(
+          make_quantized_linear(spec, weights, bias.empty() ? nullptr : bias.data(), activation),
+          spec.scheme);
+    });
+    return;
+  }
+  leaf_->set_backend(
+      make_f32_linear(source.weight.data(), source.bias.empty() ? nullptr : source.bias.data(),
+                      leaf_->out_features(), leaf_->in_features(), activation),
+      "fp32");
+  if (ctx.keep_source_weights())
+    leaf_->set_source(std::move(source.weight), std::move(source.bias));
 }
 
 Conv1d::Conv1d(const BuildContext& ctx, const std::string& path, const kernels::Conv1dShape& shape,

@@ -40,6 +40,7 @@ struct LeafQuantSpec {
   bool per_row_activations = true;  // dynamic only: else one scale per call
   float input_scale = 0.0f;         // static only
   int32_t input_zero_point = 0;     // static only
+  bool operator==(const LeafQuantSpec&) const = default;
 };
 
 class Leaf;
@@ -96,6 +97,11 @@ class LinearBackend {
  public:
   virtual ~LinearBackend() = default;
   virtual void run(const float* x, int64_t rows, float* y) const = 0;
+  // Output rows y_stride floats apart (>= out), so several linears can write
+  // column slices of one buffer (LinearGroup when it cannot fuse them). Goes
+  // through a per-thread buffer: oneDNN's int8 matmul allocates per call for
+  // some strided outputs, and this path is not the hot one.
+  virtual void run(const float* x, int64_t rows, float* y, int64_t y_stride, int64_t out) const;
 };
 
 // The compute behind a Conv1d leaf, time-major: x [t_in, c_in] → y [t_out, c_out].
@@ -132,6 +138,7 @@ class Leaf {
   }
   // Called with every input this leaf sees (calibration); empty to stop.
   void set_input_observer(InputObserver observer) { observer_ = std::move(observer); }
+  bool observed() const { return static_cast<bool>(observer_); }
 
  protected:
   void observe(const float* x, int64_t count) const {
@@ -154,6 +161,11 @@ class LinearLeaf : public Leaf {
     observe(x, rows * weight_shape_[1]);
     backend_->run(x, rows, y);
   }
+  void forward(const float* x, int64_t rows, float* y, int64_t y_stride) const {
+    observe(x, rows * weight_shape_[1]);
+    backend_->run(x, rows, y, y_stride, weight_shape_[0]);
+  }
+  const LinearBackend* backend() const { return backend_.get(); }
   void set_backend(std::unique_ptr<LinearBackend> backend, std::string scheme) {
     backend_ = std::move(backend);
     scheme_ = std::move(scheme);
@@ -189,12 +201,38 @@ class Conv1dLeaf : public Leaf {
   std::unique_ptr<Conv1dBackend> backend_;
 };
 
+// Int8 weights as stored: [out, in...] row-major int8 and one scale per output
+// channel (or one in total). `data` points into the model file's mapping.
+struct QuantizedWeights {
+  const int8_t* data = nullptr;
+  Shape shape;
+  std::vector<float> scales;
+};
+
+// What a Linear reads from its checkpoint, before any backend is built.
+struct LinearSource {
+  std::vector<float> weight;            // fp32 leaves
+  QuantizedWeights quantized;           // quantized leaves
+  const LeafQuantSpec* spec = nullptr;  // set for quantized leaves
+  std::vector<float> bias;              // empty without bias
+};
+
 // nn.Linear with an optional fused GELU. A movable handle to its leaf.
 class Linear {
  public:
   Linear(const BuildContext& ctx, const std::string& path, int64_t in, int64_t out, bool bias,
          kernels::Activation activation = kernels::Activation::kNone);
+  // Reads and records the leaf but builds no backend: its weights go to
+  // `source`, for LinearGroup (which fuses them or calls install_backend).
+  Linear(const BuildContext& ctx, const std::string& path, int64_t in, int64_t out, bool bias,
+         kernels::Activation activation, LinearSource* source);
+  // Builds the leaf's own backend from what the constructor above read.
+  void install_backend(const BuildContext& ctx, LinearSource source);
   void forward(const float* x, int64_t rows, float* y) const { leaf_->forward(x, rows, y); }
+  void forward(const float* x, int64_t rows, float* y, int64_t y_stride) const {
+    leaf_->forward(x, rows, y, y_stride);
+  }
+  LinearLeaf* leaf() const { return leaf_.get(); }
   int64_t in_features() const { return leaf_->in_features(); }
   int64_t out_features() const { return leaf_->out_features(); }
   const std::string& name() const { return leaf_->name(); }

@@ -9,14 +9,6 @@
 
 namespace quasr::model {
 
-// Int8 weights as stored: [out, in...] row-major int8 and one scale per output
-// channel (or one in total). `data` points into the model file's mapping.
-struct QuantizedWeights {
-  const int8_t* data = nullptr;
-  Shape shape;
-  std::vector<float> scales;
-};
-
 // Reads `<path>.weight` (I8) and `<path>.weight_scale` (F32) of a quasr folder.
 QuantizedWeights read_quantized_weights(const BuildContext& ctx, const std::string& path,
                                         const Shape& shape, const LeafQuantSpec& spec);

@@ -122,12 +122,11 @@ TransformerLayer::TransformerLayer(const BuildContext& ctx, const Wav2Vec2Config
     : stable_(config.do_stable_layer_norm),
       heads_(config.num_attention_heads),
       head_dim_(config.head_dim()),
-      q_proj_(ctx, layer_path("encoder.layers", index) + ".attention.q_proj", config.hidden_size,
-              config.hidden_size, true),
-      k_proj_(ctx, layer_path("encoder.layers", index) + ".attention.k_proj", config.hidden_size,
-              config.hidden_size, true),
-      v_proj_(ctx, layer_path("encoder.layers", index) + ".attention.v_proj", config.hidden_size,
-              config.hidden_size, true),
+      qkv_proj_(ctx,
+                {{layer_path("encoder.layers", index) + ".attention.q_proj", config.hidden_size},
+                 {layer_path("encoder.layers", index) + ".attention.k_proj", config.hidden_size},
+                 {layer_path("encoder.layers", index) + ".attention.v_proj", config.hidden_size}},
+                config.hidden_size),
       out_proj_(ctx, layer_path("encoder.layers", index) + ".attention.out_proj",
                 config.hidden_size, config.hidden_size, true),
       layer_norm_(ctx, layer_path("encoder.layers", index) + ".layer_norm", config.hidden_size,
@@ -143,19 +142,17 @@ TransformerLayer::TransformerLayer(const BuildContext& ctx, const Wav2Vec2Config
 void TransformerLayer::attention(const float* input, int64_t frames, int64_t valid_frames,
                                  Workspace& ws, float* output) const {
   const int64_t width = heads_ * head_dim_;
-  ws.query.resize({frames, width});
-  ws.key.resize({frames, width});
-  ws.value.resize({frames, width});
+  ws.qkv.resize({frames, qkv_proj_.out_features()});
   ws.context.resize({frames, width});
   ws.times.mark(Stage::kNormResidual);
-  q_proj_.forward(input, frames, ws.query.data());
-  k_proj_.forward(input, frames, ws.key.data());
-  v_proj_.forward(input, frames, ws.value.data());
+  qkv_proj_.forward(input, frames, ws.qkv.data());
   ws.times.mark(Stage::kAttentionLinears);
   float scale = 1.0f / std::sqrt(static_cast<float>(head_dim_));
-  kernels::self_attention(ws.query.data(), ws.key.data(), ws.value.data(), width, frames,
-                          valid_frames, heads_, head_dim_, scale, ws.context.data(), width,
-                          ws.attention_scores, attention_precision_);
+  const float* qkv = ws.qkv.data();
+  kernels::self_attention(qkv + qkv_proj_.offset(0), qkv + qkv_proj_.offset(1),
+                          qkv + qkv_proj_.offset(2), qkv_proj_.out_features(), frames, valid_frames,
+                          heads_, head_dim_, scale, ws.context.data(), width, ws.attention_scores,
+                          attention_precision_);
   ws.times.mark(Stage::kAttentionCore);
   out_proj_.forward(ws.context.data(), frames, output);
   ws.times.mark(Stage::kAttentionLinears);

@@ -15,6 +15,7 @@
 #include "core/tensor.h"
 #include "kernels/attention.h"
 #include "model/config.h"
+#include "model/linear_group.h"
 #include "model/module_tree.h"
 #include "model/stage_times.h"
 
@@ -27,9 +28,7 @@ struct Workspace {
   Tensor hidden;
   Tensor ping;
   Tensor pong;
-  Tensor query;
-  Tensor key;
-  Tensor value;
+  Tensor qkv;  // [frames, 3 * hidden]: q | k | v
   Tensor context;
   Tensor ffn;
   AlignedBuffer attention_scores;
@@ -76,7 +75,8 @@ class TransformerLayer {
   bool stable_;
   int64_t heads_;
   int64_t head_dim_;
-  Linear q_proj_, k_proj_, v_proj_, out_proj_;
+  LinearGroup qkv_proj_;  // q_proj, k_proj, v_proj
+  Linear out_proj_;
   LayerNorm layer_norm_;
   Linear intermediate_dense_, output_dense_;
   LayerNorm final_layer_norm_;

@@ -43,6 +43,7 @@ class ComparingBackend : public Backend {
         fp32_(std::move(fp32)),
         output_count_(std::move(output_count)),
         stats_(stats) {}
+  using Backend::run;
   void run(const float* x, int64_t size, float* y) const override {
     int8_->run(x, size, y);
     const int64_t count = output_count_(size);
