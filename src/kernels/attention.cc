@@ -67,19 +67,29 @@ void run_matmul(const StridedMatrix& a, const void* a_data, const StridedMatrix&
   execute_with_thread_scratchpad(matmul.primitive, matmul.scratchpad, args);
 }
 
-// [frames, heads*head_dim] f32 (row stride ld) -> bf16 in query blocks of
-// `block` frames, each [heads, rows, head_dim]: every product then sees plain
+// Frame t of [frames, heads*head_dim] f32 (row stride ld) -> bf16 in query
+// blocks of `block` frames, each [heads, rows, head_dim]: every product sees plain
 // dense operands, which is what oneDNN's AMX brgemm kernels take (strided
 // views fall back to a generic GEMM that emulates bf16 slowly).
 __attribute__((target("avx512f,avx512bw,avx512vl,avx512bf16"))) void to_bf16_blocks(
-    const float* x, int64_t ld, int64_t frames, int64_t block, int64_t heads, int64_t head_dim,
-    uint16_t* y) {
-#pragma omp parallel for schedule(static) if (frames * heads * head_dim >= (1 << 15))
+    const float* x, int64_t ld, int64_t t, int64_t frames, int64_t block, int64_t heads,
+    int64_t head_dim, uint16_t* y) {
+  const int64_t first = t / block * block, rows = std::min(block, frames - first);
+  uint16_t* base = y + first * heads * head_dim + (t - first) * head_dim;
+  for (int64_t h = 0; h < heads; ++h)
+    avx512::to_bf16_n(x + t * ld + h * head_dim, head_dim, base + h * rows * head_dim);
+}
+
+// q in query blocks, k and v whole: one parallel region for all three (each
+// region costs a wake-up of the other threads).
+void qkv_to_bf16(const float* q, const float* k, const float* v, int64_t ld, int64_t frames,
+                 int64_t block, int64_t heads, int64_t head_dim, uint16_t* q_blocks,
+                 uint16_t* k_heads, uint16_t* v_heads) {
+#pragma omp parallel for schedule(static) if (frames * heads * head_dim >= (1 << 14))
   for (int64_t t = 0; t < frames; ++t) {
-    const int64_t first = t / block * block, rows = std::min(block, frames - first);
-    uint16_t* base = y + first * heads * head_dim + (t - first) * head_dim;
-    for (int64_t h = 0; h < heads; ++h)
-      avx512::to_bf16_n(x + t * ld + h * head_dim, head_dim, base + h * rows * head_dim);
+    to_bf16_blocks(q, ld, t, frames, block, heads, head_dim, q_blocks);
+    to_bf16_blocks(k, ld, t, frames, frames, heads, head_dim, k_heads);
+    to_bf16_blocks(v, ld, t, frames, frames, heads, head_dim, v_heads);
   }
 }
 
@@ -163,9 +173,7 @@ void self_attention_bf16(const float* q, const float* k, const float* v, int64_t
   auto* q_blocks = reinterpret_cast<uint16_t*>(scratch.data());
   uint16_t* k_heads = q_blocks + per_copy;
   uint16_t* v_heads = k_heads + per_copy;
-  to_bf16_blocks(q, ld, frames, block, heads, head_dim, q_blocks);
-  to_bf16_blocks(k, ld, frames, frames, heads, head_dim, k_heads);
-  to_bf16_blocks(v, ld, frames, frames, heads, head_dim, v_heads);
+  qkv_to_bf16(q, k, v, ld, frames, block, heads, head_dim, q_blocks, k_heads, v_heads);
   const int64_t blocks = (frames + block - 1) / block;
   // Each task a (query block, head) on one thread; oneDNN runs sequentially
   // inside the parallel region. Round-robin: every thread gets heads of
