@@ -158,13 +158,20 @@ void layer_norm_rows(const float* x, int64_t rows, int64_t cols, const float* ga
 void add_layer_norm_rows(float* x, const float* residual, int64_t rows, int64_t cols,
                          const float* gamma, const float* beta, float eps, float* y) {
 #pragma omp parallel for schedule(static)
-  for (int64_t r = 0; r < rows; ++r) {
-    float* row = x + r * cols;
-    const float* add = residual + r * cols;
+  for (int64_t r = 0; r < rows; ++r)
+    add_layer_norm_row(x + r * cols, residual + r * cols, cols, gamma, beta, eps, y + r * cols);
+}
+
+void layer_norm_row(const float* x, int64_t cols, const float* gamma, const float* beta, float eps,
+                    float* y) {
+  normalize_row(x, cols, gamma, beta, eps, y);
+}
+
+void add_layer_norm_row(float* x, const float* residual, int64_t cols, const float* gamma,
+                        const float* beta, float eps, float* y) {
 #pragma omp simd
-    for (int64_t c = 0; c < cols; ++c) row[c] += add[c];
-    normalize_row(row, cols, gamma, beta, eps, y + r * cols);  // row still in L1
-  }
+  for (int64_t c = 0; c < cols; ++c) x[c] += residual[c];
+  normalize_row(x, cols, gamma, beta, eps, y);  // x still in L1
 }
 
 void layer_norm_gelu_rows(const float* x, int64_t rows, int64_t cols, const float* gamma,

@@ -138,6 +138,10 @@ bool LinearGroup::fused() const {
   return true;
 }
 
+const kernels::DynamicInt8Linear* LinearGroup::per_row_dynamic_int8() const {
+  return fused() ? fused_->backend->per_row_dynamic_int8() : nullptr;
+}
+
 void LinearGroup::forward(const float* x, int64_t rows, float* y) const {
   if (fused()) {
     fused_->backend->run(x, rows, y);

@@ -34,6 +34,9 @@ class LinearGroup {
   int64_t offset(size_t member) const { return offsets_[member]; }
   // Whether forward() runs the members as one matmul now.
   bool fused() const;
+  // The fused kernel when fused() and it is dynamic int8 with per-row
+  // activations; else null.
+  const kernels::DynamicInt8Linear* per_row_dynamic_int8() const;
 
   // The fused backend and what each member was given; shared with the
   // members' slice backends and the deferred build of quantized groups.

@@ -176,6 +176,11 @@ Linear::Linear(const BuildContext& ctx, const std::string& path, int64_t in, int
   ctx.record(path, "Linear", std::move(params), scheme);
 }
 
+const kernels::DynamicInt8Linear* Linear::per_row_dynamic_int8() const {
+  if (leaf_->observed() || !leaf_->backend()) return nullptr;
+  return leaf_->backend()->per_row_dynamic_int8();
+}
+
 void Linear::install_backend(const BuildContext& ctx, LinearSource source) {
   const kernels::Activation activation = leaf_->activation();
   if (source.spec) {
@@ -231,6 +236,16 @@ LayerNorm::LayerNorm(const BuildContext& ctx, const std::string& path, int64_t s
 void LayerNorm::forward(const float* x, int64_t rows, float* y) const {
   kernels::layer_norm_rows(x, rows, static_cast<int64_t>(weight_.size()), weight_.data(),
                            bias_.data(), eps_, y);
+}
+
+void LayerNorm::forward_row(const float* x, float* y) const {
+  kernels::layer_norm_row(x, static_cast<int64_t>(weight_.size()), weight_.data(), bias_.data(),
+                          eps_, y);
+}
+
+void LayerNorm::add_then_forward_row(float* x, const float* residual, float* y) const {
+  kernels::add_layer_norm_row(x, residual, static_cast<int64_t>(weight_.size()), weight_.data(),
+                              bias_.data(), eps_, y);
 }
 
 void LayerNorm::add_then_forward(float* x, const float* residual, int64_t rows, float* y) const {

@@ -17,6 +17,10 @@
 #include "kernels/packed_conv1d.h"
 #include "kernels/packed_matmul.h"
 
+namespace quasr::kernels {
+class DynamicInt8Linear;
+}
+
 namespace quasr::model {
 
 struct ParamInfo {
@@ -102,6 +106,9 @@ class LinearBackend {
   // through a per-thread buffer: oneDNN's int8 matmul allocates per call for
   // some strided outputs, and this path is not the hot one.
   virtual void run(const float* x, int64_t rows, float* y, int64_t y_stride, int64_t out) const;
+  // The kernel, where it is a dynamic int8 linear with per-row activations
+  // (which can take rows quantized by their producer); else null.
+  virtual const kernels::DynamicInt8Linear* per_row_dynamic_int8() const { return nullptr; }
 };
 
 // The compute behind a Conv1d leaf, time-major: x [t_in, c_in] → y [t_out, c_out].
@@ -233,6 +240,9 @@ class Linear {
     leaf_->forward(x, rows, y, y_stride);
   }
   LinearLeaf* leaf() const { return leaf_.get(); }
+  // Null unless the backend is dynamic int8 with per-row activations and no
+  // calibration observer watches the input.
+  const kernels::DynamicInt8Linear* per_row_dynamic_int8() const;
   int64_t in_features() const { return leaf_->in_features(); }
   int64_t out_features() const { return leaf_->out_features(); }
   const std::string& name() const { return leaf_->name(); }
@@ -268,6 +278,9 @@ class LayerNorm {
   void forward(const float* x, int64_t rows, float* y) const;
   // x += residual, then y = LayerNorm(x), in one pass over the rows.
   void add_then_forward(float* x, const float* residual, int64_t rows, float* y) const;
+  // The two above for one row, inside a caller's parallel loop.
+  void forward_row(const float* x, float* y) const;
+  void add_then_forward_row(float* x, const float* residual, float* y) const;
 
  private:
   std::vector<float> weight_;

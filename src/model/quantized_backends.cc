@@ -24,8 +24,16 @@ class KernelBackend : public Base {
   explicit KernelBackend(std::unique_ptr<Kernel> kernel) : kernel_(std::move(kernel)) {}
   void run(const float* x, int64_t rows, float* y) const override { kernel_->run(x, rows, y); }
 
- private:
+ protected:
   std::unique_ptr<Kernel> kernel_;
+};
+
+class DynamicLinearBackend : public KernelBackend<LinearBackend, kernels::DynamicInt8Linear> {
+ public:
+  using KernelBackend::KernelBackend;
+  const kernels::DynamicInt8Linear* per_row_dynamic_int8() const override {
+    return kernel_->per_row() ? kernel_.get() : nullptr;
+  }
 };
 
 kernels::Int8Weights borrow(const QuantizedWeights& weights) {
@@ -50,7 +58,7 @@ std::unique_ptr<LinearBackend> make_quantized_linear(const LeafQuantSpec& spec,
   kernels::DynamicInt8Options options;
   options.granularity = spec.per_row_activations ? kernels::ActivationGranularity::kPerRow
                                                  : kernels::ActivationGranularity::kPerTensor;
-  return std::make_unique<KernelBackend<LinearBackend, kernels::DynamicInt8Linear>>(
+  return std::make_unique<DynamicLinearBackend>(
       std::make_unique<kernels::DynamicInt8Linear>(int8, bias, activation, options));
 }
 

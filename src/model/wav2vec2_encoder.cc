@@ -7,6 +7,7 @@
 #include "core/error.h"
 #include "kernels/attention.h"
 #include "kernels/elementwise.h"
+#include "kernels/int8/int8_linear.h"
 
 namespace quasr::model {
 
@@ -141,12 +142,18 @@ TransformerLayer::TransformerLayer(const BuildContext& ctx, const Wav2Vec2Config
 
 void TransformerLayer::attention(const float* input, int64_t frames, int64_t valid_frames,
                                  Workspace& ws, float* output) const {
-  const int64_t width = heads_ * head_dim_;
   ws.qkv.resize({frames, qkv_proj_.out_features()});
-  ws.context.resize({frames, width});
   ws.times.mark(Stage::kNormResidual);
   qkv_proj_.forward(input, frames, ws.qkv.data());
   ws.times.mark(Stage::kAttentionLinears);
+  attention_core(frames, valid_frames, ws);
+  out_proj_.forward(ws.context.data(), frames, output);
+  ws.times.mark(Stage::kAttentionLinears);
+}
+
+void TransformerLayer::attention_core(int64_t frames, int64_t valid_frames, Workspace& ws) const {
+  const int64_t width = heads_ * head_dim_;
+  ws.context.resize({frames, width});
   float scale = 1.0f / std::sqrt(static_cast<float>(head_dim_));
   const float* qkv = ws.qkv.data();
   kernels::self_attention(qkv + qkv_proj_.offset(0), qkv + qkv_proj_.offset(1),
@@ -154,8 +161,6 @@ void TransformerLayer::attention(const float* input, int64_t frames, int64_t val
                           heads_, head_dim_, scale, ws.context.data(), width, ws.attention_scores,
                           attention_precision_);
   ws.times.mark(Stage::kAttentionCore);
-  out_proj_.forward(ws.context.data(), frames, output);
-  ws.times.mark(Stage::kAttentionLinears);
 }
 
 void TransformerLayer::feed_forward(const float* input, int64_t frames, Workspace& ws,
@@ -167,7 +172,17 @@ void TransformerLayer::feed_forward(const float* input, int64_t frames, Workspac
   ws.times.mark(Stage::kFeedForward);
 }
 
+bool TransformerLayer::int8_linears(Int8Linears* linears) const {
+  linears->qkv = qkv_proj_.per_row_dynamic_int8();
+  linears->out = out_proj_.per_row_dynamic_int8();
+  linears->ffn_in = intermediate_dense_.per_row_dynamic_int8();
+  linears->ffn_out = output_dense_.per_row_dynamic_int8();
+  return linears->qkv && linears->out && linears->ffn_in && linears->ffn_out;
+}
+
 void TransformerLayer::forward(Tensor& hidden, int64_t valid_frames, Workspace& ws) const {
+  Int8Linears int8;
+  if (int8_linears(&int8)) return forward_int8(int8, hidden, valid_frames, ws);
   const int64_t frames = hidden.dim(0);
   const int64_t count = hidden.numel();
   ws.ping.resize(hidden.shape());
@@ -187,6 +202,77 @@ void TransformerLayer::forward(Tensor& hidden, int64_t valid_frames, Workspace& 
     final_layer_norm_.add_then_forward(ws.pong.data(), x, frames, x);
   }
   ws.times.mark(Stage::kNormResidual);
+}
+
+namespace {
+template <typename T>
+T* at_least(std::vector<T>& buffer, int64_t count) {
+  if (static_cast<int64_t>(buffer.size()) < count) buffer.resize(static_cast<size_t>(count));
+  return buffer.data();
+}
+}  // namespace
+
+void TransformerLayer::forward_int8(const Int8Linears& linears, Tensor& hidden,
+                                    int64_t valid_frames, Workspace& ws) const {
+  const int64_t frames = hidden.dim(0), width = hidden.dim(1);
+  const int64_t inner = intermediate_dense_.out_features();
+  ws.ping.resize(hidden.shape());
+  ws.pong.resize(hidden.shape());
+  ws.qkv.resize({frames, qkv_proj_.out_features()});
+  ws.ffn.resize({frames, inner});
+  float* x = hidden.data();
+  float* normed = ws.ping.data();
+  uint8_t* input_u8 = at_least(ws.input_u8, frames * width);
+  quant::QuantParams* input_params = at_least(ws.input_params, frames);
+  uint8_t* inner_u8 = at_least(ws.inner_u8, frames * inner);
+  quant::QuantParams* inner_params = at_least(ws.inner_params, frames);
+
+  if (stable_) {  // x = x + attn(LN(x)); x = x + FF(LN(x))
+#pragma omp parallel for schedule(static)
+    for (int64_t i = 0; i < frames; ++i) {
+      layer_norm_.forward_row(x + i * width, normed + i * width);
+      linears.qkv->quantize_row(normed + i * width, input_u8 + i * width, &input_params[i]);
+    }
+    ws.times.mark(Stage::kNormResidual);
+    linears.qkv->run_quantized(input_u8, input_params, frames, ws.qkv.data(),
+                               qkv_proj_.out_features());
+  } else {  // x = LN(x + attn(x)); x = LN(x + FF(x))
+    ws.times.mark(Stage::kNormResidual);
+    linears.qkv->run(x, frames, width, ws.qkv.data(), qkv_proj_.out_features());
+  }
+  ws.times.mark(Stage::kAttentionLinears);
+  attention_core(frames, valid_frames, ws);
+
+  // Each attention output row: the residual, the LayerNorm before (stable)
+  // or after (post-LN) the feed-forward, and its input quantized.
+  auto feed_forward_input = [&](int64_t i, float* row) {
+    float* xi = x + i * width;
+    const float* ffn_in = stable_ ? normed + i * width : xi;
+    if (stable_) {
+      final_layer_norm_.add_then_forward_row(xi, row, normed + i * width);
+    } else {
+      layer_norm_.add_then_forward_row(row, xi, xi);
+    }
+    linears.ffn_in->quantize_row(ffn_in, input_u8 + i * width, &input_params[i]);
+  };
+  linears.out->run(ws.context.data(), frames, width, ws.pong.data(), width, feed_forward_input);
+  ws.times.mark(Stage::kAttentionLinears);
+
+  auto inner_rows = [&](int64_t i, float* row) {
+    linears.ffn_out->quantize_row(row, inner_u8 + i * inner, &inner_params[i]);
+  };
+  linears.ffn_in->run_quantized(input_u8, input_params, frames, ws.ffn.data(), inner, inner_rows);
+  auto residual = [&](int64_t i, float* row) {
+    float* xi = x + i * width;
+    if (stable_) {
+#pragma omp simd
+      for (int64_t c = 0; c < width; ++c) xi[c] += row[c];
+    } else {
+      final_layer_norm_.add_then_forward_row(row, xi, xi);
+    }
+  };
+  linears.ffn_out->run_quantized(inner_u8, inner_params, frames, ws.pong.data(), width, residual);
+  ws.times.mark(Stage::kFeedForward);
 }
 
 Wav2Vec2Encoder::Wav2Vec2Encoder(const BuildContext& ctx, const Wav2Vec2Config& config)

@@ -18,6 +18,7 @@
 #include "model/linear_group.h"
 #include "model/module_tree.h"
 #include "model/stage_times.h"
+#include "quant/quant_math.h"
 
 namespace quasr::model {
 
@@ -32,6 +33,11 @@ struct Workspace {
   Tensor context;
   Tensor ffn;
   AlignedBuffer attention_scores;
+  // Rows one int8 linear's epilogue quantized for the next (see
+  // TransformerLayer::forward_int8): the attention/feed-forward input and
+  // the feed-forward's inner activations.
+  std::vector<uint8_t> input_u8, inner_u8;
+  std::vector<quant::QuantParams> input_params, inner_params;
   StageTimes times;  // of the latest forward
 };
 
@@ -68,8 +74,23 @@ class TransformerLayer {
   }
 
  private:
+  // The four linears when every one is dynamic int8 with per-row activations.
+  struct Int8Linears {
+    const kernels::DynamicInt8Linear* qkv;
+    const kernels::DynamicInt8Linear* out;
+    const kernels::DynamicInt8Linear* ffn_in;
+    const kernels::DynamicInt8Linear* ffn_out;
+  };
+  bool int8_linears(Int8Linears* linears) const;
+  // Same math as forward()'s other path, bit for bit, in fewer passes: each
+  // linear's epilogue does the next step's per-row work (residual add,
+  // LayerNorm, quantizing the next linear's input) while the row is in cache.
+  void forward_int8(const Int8Linears& linears, Tensor& hidden, int64_t valid_frames,
+                    Workspace& ws) const;
   void attention(const float* input, int64_t frames, int64_t valid_frames, Workspace& ws,
                  float* output) const;
+  // ws.qkv -> ws.context.
+  void attention_core(int64_t frames, int64_t valid_frames, Workspace& ws) const;
   void feed_forward(const float* input, int64_t frames, Workspace& ws, float* output) const;
 
   bool stable_;

@@ -88,24 +88,35 @@ quant::QuantParams DynamicInt8Linear::tensor_params(const float* x, int64_t m,
   return quant::choose_dynamic_fbgemm(lo, hi, range_);
 }
 
+void DynamicInt8Linear::quantize_row(const float* x, uint8_t* q, quant::QuantParams* params) const {
+  float lo, hi;
+  int8_detail::row_min_max(x, k_, &lo, &hi, isa_);
+  *params = quant::choose_dynamic_fbgemm(lo, hi, range_);
+  int8_detail::quantize_row_u8(x, k_, quant::inverse_scale(params->scale), params->zero_point,
+                               range_, q, isa_);
+}
+
 void DynamicInt8Linear::run_block(const float* x, int64_t m, int64_t x_row_stride, float* y,
-                                  int64_t y_row_stride, quant::QuantParams* params,
-                                  uint8_t* q) const {
+                                  int64_t y_row_stride, quant::QuantParams* params, uint8_t* q,
+                                  RowSink row_done) const {
   const bool per_row = options_.granularity == ActivationGranularity::kPerRow;
   const float inv = quant::inverse_scale(params[0].scale);
 #pragma omp parallel for schedule(static) if (m * k_ >= kParallelWork)
   for (int64_t i = 0; i < m; ++i) {
     const float* row = x + i * x_row_stride;
     if (per_row) {
-      float lo, hi;
-      int8_detail::row_min_max(row, k_, &lo, &hi, isa_);
-      params[i] = quant::choose_dynamic_fbgemm(lo, hi, range_);
-      int8_detail::quantize_row_u8(row, k_, quant::inverse_scale(params[i].scale),
-                                   params[i].zero_point, range_, q + i * k_, isa_);
+      quantize_row(row, q + i * k_, &params[i]);
     } else {
       int8_detail::quantize_row_u8(row, k_, inv, params[0].zero_point, range_, q + i * k_, isa_);
     }
   }
+  multiply_block(q, params, m, y, y_row_stride, row_done);
+}
+
+void DynamicInt8Linear::multiply_block(const uint8_t* q, const quant::QuantParams* params,
+                                       int64_t m, float* y, int64_t y_row_stride,
+                                       RowSink row_done) const {
+  const bool per_row = options_.granularity == ActivationGranularity::kPerRow;
   // The int32 accumulators land in y itself and are turned into floats in place.
   matmul_->run(q, m, k_, y, y_row_stride);
   int8_detail::EpilogueRow epilogue;
@@ -118,17 +129,22 @@ void DynamicInt8Linear::run_block(const float* x, int64_t m, int64_t x_row_strid
     const quant::QuantParams p = params[per_row ? i : 0];
     epilogue.x_scale = p.scale;
     epilogue.x_zero_point = p.zero_point;
-    int8_detail::dequantize_row_in_place(y + i * y_row_stride, n_, epilogue, isa_);
+    float* row = y + i * y_row_stride;
+    int8_detail::dequantize_row_in_place(row, n_, epilogue, isa_);
+    if (row_done) row_done(i, row);
   }
 }
 
 void DynamicInt8Linear::run(const float* x, int64_t m, int64_t x_row_stride, float* y,
-                            int64_t y_row_stride) const {
+                            int64_t y_row_stride, RowSink row_done) const {
   if (m <= 0) return;
   const bool per_row = options_.granularity == ActivationGranularity::kPerRow;
   if (isa_ == IsaLevel::kRef) {
     int8_ref::dynamic_linear(x, m, x_row_stride, per_row, range_, *reference_weights_,
                              bias_.empty() ? nullptr : bias_.data(), activation_, y, y_row_stride);
+    if (row_done) {
+      for (int64_t i = 0; i < m; ++i) row_done(i, y + i * y_row_stride);
+    }
     return;
   }
   // Long inputs go in blocks of rows, so the quantized block and the int32
@@ -140,8 +156,31 @@ void DynamicInt8Linear::run(const float* x, int64_t m, int64_t x_row_stride, flo
   quant::QuantParams* params = grow(scratch.params, per_row ? block : 1);
   if (!per_row) params[0] = tensor_params(x, m, x_row_stride);
   for (int64_t start = 0; start < m; start += block) {
+    // Rows are numbered from the start of x for row_done.
+    auto shifted = [&](int64_t i, float* row) { row_done(start + i, row); };
     run_block(x + start * x_row_stride, std::min(block, m - start), x_row_stride,
-              y + start * y_row_stride, y_row_stride, params, q);
+              y + start * y_row_stride, y_row_stride, params, q,
+              row_done ? RowSink(shifted) : RowSink());
+  }
+}
+
+void DynamicInt8Linear::run_quantized(const uint8_t* q, const quant::QuantParams* params, int64_t m,
+                                      float* y, int64_t y_row_stride, RowSink row_done) const {
+  if (m <= 0) return;
+  if (!per_row()) throw Error("DynamicInt8Linear::run_quantized needs per-row activations");
+  if (isa_ == IsaLevel::kRef) {
+    int8_ref::linear_u8(q, m, k_, params, true, *reference_weights_,
+                        bias_.empty() ? nullptr : bias_.data(), activation_, y, y_row_stride);
+    if (row_done) {
+      for (int64_t i = 0; i < m; ++i) row_done(i, y + i * y_row_stride);
+    }
+    return;
+  }
+  const int64_t block = m > 2 * kRowBlock ? kRowBlock : m;
+  for (int64_t start = 0; start < m; start += block) {
+    auto shifted = [&](int64_t i, float* row) { row_done(start + i, row); };
+    multiply_block(q + start * k_, params + start, std::min(block, m - start),
+                   y + start * y_row_stride, y_row_stride, row_done ? RowSink(shifted) : RowSink());
   }
 }
 

@@ -59,6 +59,25 @@ struct DynamicInt8Options {
   bool reduce_range = false;
 };
 
+// Work on one finished output row, called by the epilogue's thread while the
+// row is in cache: the next operation's per-row part (residual add,
+// LayerNorm, the next linear's quantization) without a pass of its own.
+// Non-owning, so passing one allocates nothing.
+class RowSink {
+ public:
+  RowSink() = default;
+  template <typename F>
+  RowSink(const F& f)  // NOLINT: implicit from any callable (int64_t row, float* values)
+      : object_(&f),
+        call_([](const void* o, int64_t i, float* row) { (*static_cast<const F*>(o))(i, row); }) {}
+  explicit operator bool() const { return call_ != nullptr; }
+  void operator()(int64_t i, float* row) const { call_(object_, i, row); }
+
+ private:
+  const void* object_ = nullptr;
+  void (*call_)(const void*, int64_t, float*) = nullptr;
+};
+
 // Activation parameters chosen at run time from each row's (or the whole
 // input's) min and max with quant::choose_dynamic_fbgemm.
 class DynamicInt8Linear {
@@ -68,8 +87,20 @@ class DynamicInt8Linear {
                     DynamicInt8Options options = {});
   ~DynamicInt8Linear();
 
-  void run(const float* x, int64_t m, int64_t x_row_stride, float* y, int64_t y_row_stride) const;
+  // row_done (optional) sees each output row as it is finished.
+  void run(const float* x, int64_t m, int64_t x_row_stride, float* y, int64_t y_row_stride,
+           RowSink row_done = {}) const;
   void run(const float* x, int64_t m, float* y) const { run(x, m, k_, y, n_); }
+
+  // Per-row granularity only: quantizes one row (k floats) exactly as run()
+  // does, into q (k bytes) and *params — for a producer that has the row in
+  // cache anyway, such as the previous linear's row_done.
+  void quantize_row(const float* x, uint8_t* q, quant::QuantParams* params) const;
+  // Per-row granularity only: run() on rows already quantized by
+  // quantize_row (q [m, k] dense, params [m]).
+  void run_quantized(const uint8_t* q, const quant::QuantParams* params, int64_t m, float* y,
+                     int64_t y_row_stride, RowSink row_done = {}) const;
+  bool per_row() const { return options_.granularity == ActivationGranularity::kPerRow; }
 
   int64_t in_features() const { return k_; }
   int64_t out_features() const { return n_; }
@@ -83,7 +114,10 @@ class DynamicInt8Linear {
   // Quantize m rows (per-row params written to params[i]; per-tensor params
   // read from params[0]), multiply, dequantize.
   void run_block(const float* x, int64_t m, int64_t x_row_stride, float* y, int64_t y_row_stride,
-                 quant::QuantParams* params, uint8_t* q) const;
+                 quant::QuantParams* params, uint8_t* q, RowSink row_done) const;
+  // Multiply m quantized rows, dequantize, hand each row to row_done.
+  void multiply_block(const uint8_t* q, const quant::QuantParams* params, int64_t m, float* y,
+                      int64_t y_row_stride, RowSink row_done) const;
 
   int64_t n_;
   int64_t k_;
