@@ -67,30 +67,17 @@ void run_matmul(const StridedMatrix& a, const void* a_data, const StridedMatrix&
   execute_with_thread_scratchpad(matmul.primitive, matmul.scratchpad, args);
 }
 
-// Frame t of [frames, heads*head_dim] f32 (row stride ld) -> bf16 in query
-// blocks of `block` frames, each [heads, rows, head_dim]: every product sees plain
-// dense operands, which is what oneDNN's AMX brgemm kernels take (strided
-// views fall back to a generic GEMM that emulates bf16 slowly).
-__attribute__((target("avx512f,avx512bw,avx512vl,avx512bf16"))) void to_bf16_blocks(
-    const float* x, int64_t ld, int64_t t, int64_t frames, int64_t block, int64_t heads,
-    int64_t head_dim, uint16_t* y) {
+// One frame (heads*head_dim f32) -> bf16 in blocks of `block` frames, each
+// [heads, rows, head_dim]: every product then sees plain dense operands,
+// which is what oneDNN's AMX brgemm kernels take (strided views fall back to
+// a generic GEMM that emulates bf16 slowly).
+__attribute__((target("avx512f,avx512bw,avx512vl,avx512bf16"))) void frame_to_bf16_blocks(
+    const float* frame, int64_t t, int64_t frames, int64_t block, int64_t heads, int64_t head_dim,
+    uint16_t* y) {
   const int64_t first = t / block * block, rows = std::min(block, frames - first);
   uint16_t* base = y + first * heads * head_dim + (t - first) * head_dim;
   for (int64_t h = 0; h < heads; ++h)
-    avx512::to_bf16_n(x + t * ld + h * head_dim, head_dim, base + h * rows * head_dim);
-}
-
-// q in query blocks, k and v whole: one parallel region for all three (each
-// region costs a wake-up of the other threads).
-void qkv_to_bf16(const float* q, const float* k, const float* v, int64_t ld, int64_t frames,
-                 int64_t block, int64_t heads, int64_t head_dim, uint16_t* q_blocks,
-                 uint16_t* k_heads, uint16_t* v_heads) {
-#pragma omp parallel for schedule(static) if (frames * heads * head_dim >= (1 << 14))
-  for (int64_t t = 0; t < frames; ++t) {
-    to_bf16_blocks(q, ld, t, frames, block, heads, head_dim, q_blocks);
-    to_bf16_blocks(k, ld, t, frames, frames, heads, head_dim, k_heads);
-    to_bf16_blocks(v, ld, t, frames, frames, heads, head_dim, v_heads);
-  }
+    avx512::to_bf16_n(frame + h * head_dim, head_dim, base + h * rows * head_dim);
 }
 
 // [rows, head_dim] × 1/Σ of each row -> rows of out (row stride ld_out): the
@@ -163,32 +150,6 @@ void attend_one_head_f32(const float* q, const float* k, const float* v, int64_t
   run_matmul(score, scores.data(), value, v, context, out, 1.0f);
 }
 
-void self_attention_bf16(const float* q, const float* k, const float* v, int64_t ld, int64_t frames,
-                         int64_t valid, int64_t heads, int64_t head_dim, float scale, float* out,
-                         int64_t ld_out, AlignedBuffer& scratch) {
-  const int64_t keys = frames;
-  const int64_t block = std::min(kQueryBlock, frames);
-  const int64_t per_copy = heads * frames * head_dim;  // bf16 elements of Q, K or V
-  scratch.reserve(static_cast<size_t>((3 * per_copy + 1) / 2));
-  auto* q_blocks = reinterpret_cast<uint16_t*>(scratch.data());
-  uint16_t* k_heads = q_blocks + per_copy;
-  uint16_t* v_heads = k_heads + per_copy;
-  qkv_to_bf16(q, k, v, ld, frames, block, heads, head_dim, q_blocks, k_heads, v_heads);
-  const int64_t blocks = (frames + block - 1) / block;
-  // Each task a (query block, head) on one thread; oneDNN runs sequentially
-  // inside the parallel region. Round-robin: every thread gets heads of
-  // every block (a short last block does not land on one thread), and the
-  // same tasks on every run of an input.
-#pragma omp parallel for schedule(static, 1)
-  for (int64_t task = 0; task < blocks * heads; ++task) {
-    const int64_t start = task / heads * block, h = task % heads;
-    const int64_t rows = std::min(block, frames - start);
-    attend_one_head(q_blocks + start * heads * head_dim + h * rows * head_dim,
-                    k_heads + h * keys * head_dim, v_heads + h * keys * head_dim, rows, block, keys,
-                    valid, head_dim, scale, out + start * ld_out + h * head_dim, ld_out);
-  }
-}
-
 }  // namespace
 
 bool bf16_attention_available() {
@@ -200,6 +161,44 @@ bool bf16_attention_available() {
   return available;
 }
 
+Bf16AttentionInput::Bf16AttentionInput(int64_t frames, int64_t heads, int64_t head_dim,
+                                       AlignedBuffer& scratch)
+    : frames_(frames), heads_(heads), head_dim_(head_dim), block_(std::min(kQueryBlock, frames)) {
+  const int64_t per_copy = heads * frames * head_dim;  // bf16 elements of Q, K or V
+  scratch.reserve(static_cast<size_t>((3 * per_copy + 1) / 2));
+  q_blocks_ = reinterpret_cast<uint16_t*>(scratch.data());
+  k_heads_ = q_blocks_ + per_copy;
+  v_heads_ = k_heads_ + per_copy;
+}
+
+void Bf16AttentionInput::write_frame(int64_t t, const float* q, const float* k,
+                                     const float* v) const {
+  // q in query blocks, k and v whole (one block of all frames).
+  frame_to_bf16_blocks(q, t, frames_, block_, heads_, head_dim_, q_blocks_);
+  frame_to_bf16_blocks(k, t, frames_, frames_, heads_, head_dim_, k_heads_);
+  frame_to_bf16_blocks(v, t, frames_, frames_, heads_, head_dim_, v_heads_);
+}
+
+void Bf16AttentionInput::attend(int64_t valid_frames, float scale, float* out,
+                                int64_t ld_out) const {
+  if (frames_ == 0) return;
+  const int64_t keys = frames_, heads = heads_, head_dim = head_dim_, block = block_;
+  const int64_t valid = std::max<int64_t>(1, std::min(valid_frames, frames_));
+  const int64_t blocks = (frames_ + block - 1) / block;
+  // Each task a (query block, head) on one thread; oneDNN runs sequentially
+  // inside the parallel region. Round-robin: every thread gets heads of
+  // every block (a short last block does not land on one thread), and the
+  // same tasks on every run of an input.
+#pragma omp parallel for schedule(static, 1)
+  for (int64_t task = 0; task < blocks * heads; ++task) {
+    const int64_t start = task / heads * block, h = task % heads;
+    const int64_t rows = std::min(block, frames_ - start);
+    attend_one_head(q_blocks_ + start * heads * head_dim + h * rows * head_dim,
+                    k_heads_ + h * keys * head_dim, v_heads_ + h * keys * head_dim, rows, block,
+                    keys, valid, head_dim, scale, out + start * ld_out + h * head_dim, ld_out);
+  }
+}
+
 void self_attention(const float* q, const float* k, const float* v, int64_t ld, int64_t frames,
                     int64_t valid_frames, int64_t heads, int64_t head_dim, float scale, float* out,
                     int64_t ld_out, AlignedBuffer& scratch, AttentionPrecision precision) {
@@ -209,7 +208,10 @@ void self_attention(const float* q, const float* k, const float* v, int64_t ld, 
   const int64_t keys = frames;
   const int64_t valid = std::max<int64_t>(1, std::min(valid_frames, frames));
   if (precision == AttentionPrecision::kBf16 && bf16_attention_available()) {
-    self_attention_bf16(q, k, v, ld, frames, valid, heads, head_dim, scale, out, ld_out, scratch);
+    const Bf16AttentionInput input(frames, heads, head_dim, scratch);
+#pragma omp parallel for schedule(static) if (frames * heads * head_dim >= (1 << 14))
+    for (int64_t t = 0; t < frames; ++t) input.write_frame(t, q + t * ld, k + t * ld, v + t * ld);
+    input.attend(valid_frames, scale, out, ld_out);
     return;
   }
   const int64_t block = std::min(kQueryBlock, frames);

@@ -25,6 +25,26 @@ enum class AttentionPrecision { kFp32, kBf16 };
 
 bool bf16_attention_available();
 
+// The bf16 path with Q, K and V written into its layout by their producer,
+// a frame at a time (a projection's epilogue, while the row is in cache),
+// instead of by a conversion pass. Only where bf16_attention_available().
+class Bf16AttentionInput {
+ public:
+  // Lays the bf16 copies out in scratch (grown on demand, kept by the caller).
+  Bf16AttentionInput(int64_t frames, int64_t heads, int64_t head_dim, AlignedBuffer& scratch);
+  // Frame t of q, k and v (heads * head_dim floats each); distinct frames
+  // may be written from different threads.
+  void write_frame(int64_t t, const float* q, const float* k, const float* v) const;
+  // self_attention's result (out as there) once every frame is written.
+  void attend(int64_t valid_frames, float scale, float* out, int64_t ld_out) const;
+
+ private:
+  int64_t frames_, heads_, head_dim_, block_;
+  uint16_t* q_blocks_;
+  uint16_t* k_heads_;
+  uint16_t* v_heads_;
+};
+
 void self_attention(const float* q, const float* k, const float* v, int64_t ld, int64_t frames,
                     int64_t valid_frames, int64_t heads, int64_t head_dim, float scale, float* out,
                     int64_t ld_out, AlignedBuffer& scratch,

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <optional>
 
 #include "core/error.h"
 #include "kernels/attention.h"
@@ -154,12 +155,11 @@ void TransformerLayer::attention(const float* input, int64_t frames, int64_t val
 void TransformerLayer::attention_core(int64_t frames, int64_t valid_frames, Workspace& ws) const {
   const int64_t width = heads_ * head_dim_;
   ws.context.resize({frames, width});
-  float scale = 1.0f / std::sqrt(static_cast<float>(head_dim_));
   const float* qkv = ws.qkv.data();
   kernels::self_attention(qkv + qkv_proj_.offset(0), qkv + qkv_proj_.offset(1),
                           qkv + qkv_proj_.offset(2), qkv_proj_.out_features(), frames, valid_frames,
-                          heads_, head_dim_, scale, ws.context.data(), width, ws.attention_scores,
-                          attention_precision_);
+                          heads_, head_dim_, attention_scale(), ws.context.data(), width,
+                          ws.attention_scores, attention_precision_);
   ws.times.mark(Stage::kAttentionCore);
 }
 
@@ -227,6 +227,16 @@ void TransformerLayer::forward_int8(const Int8Linears& linears, Tensor& hidden,
   uint8_t* inner_u8 = at_least(ws.inner_u8, frames * inner);
   quant::QuantParams* inner_params = at_least(ws.inner_params, frames);
 
+  // bf16 attention takes q, k and v from the projection's epilogue.
+  std::optional<kernels::Bf16AttentionInput> bf16;
+  if (attention_precision_ == kernels::AttentionPrecision::kBf16 &&
+      kernels::bf16_attention_available())
+    bf16.emplace(frames, heads_, head_dim_, ws.attention_scores);
+  auto to_bf16 = [&](int64_t i, float* row) {
+    bf16->write_frame(i, row + qkv_proj_.offset(0), row + qkv_proj_.offset(1),
+                      row + qkv_proj_.offset(2));
+  };
+  const kernels::RowSink qkv_done = bf16 ? kernels::RowSink(to_bf16) : kernels::RowSink();
   if (stable_) {  // x = x + attn(LN(x)); x = x + FF(LN(x))
 #pragma omp parallel for schedule(static)
     for (int64_t i = 0; i < frames; ++i) {
@@ -235,13 +245,19 @@ void TransformerLayer::forward_int8(const Int8Linears& linears, Tensor& hidden,
     }
     ws.times.mark(Stage::kNormResidual);
     linears.qkv->run_quantized(input_u8, input_params, frames, ws.qkv.data(),
-                               qkv_proj_.out_features());
+                               qkv_proj_.out_features(), qkv_done);
   } else {  // x = LN(x + attn(x)); x = LN(x + FF(x))
     ws.times.mark(Stage::kNormResidual);
-    linears.qkv->run(x, frames, width, ws.qkv.data(), qkv_proj_.out_features());
+    linears.qkv->run(x, frames, width, ws.qkv.data(), qkv_proj_.out_features(), qkv_done);
   }
   ws.times.mark(Stage::kAttentionLinears);
-  attention_core(frames, valid_frames, ws);
+  if (bf16) {
+    ws.context.resize({frames, width});
+    bf16->attend(valid_frames, attention_scale(), ws.context.data(), width);
+    ws.times.mark(Stage::kAttentionCore);
+  } else {
+    attention_core(frames, valid_frames, ws);
+  }
 
   // Each attention output row: the residual, the LayerNorm before (stable)
   // or after (post-LN) the feed-forward, and its input quantized.

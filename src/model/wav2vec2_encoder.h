@@ -9,6 +9,7 @@
 // forward() is const and thread-compatible: each thread brings its Workspace.
 #pragma once
 
+#include <cmath>
 #include <memory>
 #include <vector>
 
@@ -91,6 +92,7 @@ class TransformerLayer {
                  float* output) const;
   // ws.qkv -> ws.context.
   void attention_core(int64_t frames, int64_t valid_frames, Workspace& ws) const;
+  float attention_scale() const { return 1.0f / std::sqrt(static_cast<float>(head_dim_)); }
   void feed_forward(const float* input, int64_t frames, Workspace& ws, float* output) const;
 
   bool stable_;
