@@ -219,14 +219,22 @@ void TransformerLayer::forward_int8(const Int8Linears& linears, Tensor& hidden,
   ws.ping.resize(hidden.shape());
   ws.pong.resize(hidden.shape());
   ws.qkv.resize({frames, qkv_proj_.out_features()});
+  ws.context.resize({frames, width});
   ws.ffn.resize({frames, inner});
-  float* x = hidden.data();
-  float* normed = ws.ping.data();
-  uint8_t* input_u8 = at_least(ws.input_u8, frames * width);
-  quant::QuantParams* input_params = at_least(ws.input_params, frames);
-  uint8_t* inner_u8 = at_least(ws.inner_u8, frames * inner);
-  quant::QuantParams* inner_params = at_least(ws.inner_params, frames);
+  at_least(ws.input_u8, frames * width);
+  at_least(ws.input_params, frames);
+  at_least(ws.inner_u8, frames * inner);
+  at_least(ws.inner_params, frames);
+  int8_attention_block(linears, hidden.data(), frames, valid_frames, ws);
+  int8_feed_forward_block(linears, hidden.data(), frames, ws);
+}
 
+void TransformerLayer::int8_attention_block(const Int8Linears& linears, float* x, int64_t frames,
+                                            int64_t valid_frames, Workspace& ws) const {
+  const int64_t width = heads_ * head_dim_;
+  float* normed = ws.ping.data();
+  uint8_t* input_u8 = ws.input_u8.data();
+  quant::QuantParams* input_params = ws.input_params.data();
   // bf16 attention takes q, k and v from the projection's epilogue.
   std::optional<kernels::Bf16AttentionInput> bf16;
   if (attention_precision_ == kernels::AttentionPrecision::kBf16 &&
@@ -252,13 +260,11 @@ void TransformerLayer::forward_int8(const Int8Linears& linears, Tensor& hidden,
   }
   ws.times.mark(Stage::kAttentionLinears);
   if (bf16) {
-    ws.context.resize({frames, width});
     bf16->attend(valid_frames, attention_scale(), ws.context.data(), width);
     ws.times.mark(Stage::kAttentionCore);
   } else {
     attention_core(frames, valid_frames, ws);
   }
-
   // Each attention output row: the residual, the LayerNorm before (stable)
   // or after (post-LN) the feed-forward, and its input quantized.
   auto feed_forward_input = [&](int64_t i, float* row) {
@@ -273,11 +279,18 @@ void TransformerLayer::forward_int8(const Int8Linears& linears, Tensor& hidden,
   };
   linears.out->run(ws.context.data(), frames, width, ws.pong.data(), width, feed_forward_input);
   ws.times.mark(Stage::kAttentionLinears);
+}
 
+void TransformerLayer::int8_feed_forward_block(const Int8Linears& linears, float* x, int64_t frames,
+                                               Workspace& ws) const {
+  const int64_t width = heads_ * head_dim_, inner = intermediate_dense_.out_features();
+  uint8_t* inner_u8 = ws.inner_u8.data();
+  quant::QuantParams* inner_params = ws.inner_params.data();
   auto inner_rows = [&](int64_t i, float* row) {
     linears.ffn_out->quantize_row(row, inner_u8 + i * inner, &inner_params[i]);
   };
-  linears.ffn_in->run_quantized(input_u8, input_params, frames, ws.ffn.data(), inner, inner_rows);
+  linears.ffn_in->run_quantized(ws.input_u8.data(), ws.input_params.data(), frames, ws.ffn.data(),
+                                inner, inner_rows);
   auto residual = [&](int64_t i, float* row) {
     float* xi = x + i * width;
     if (stable_) {

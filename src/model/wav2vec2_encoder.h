@@ -88,6 +88,12 @@ class TransformerLayer {
   // LayerNorm, quantizing the next linear's input) while the row is in cache.
   void forward_int8(const Int8Linears& linears, Tensor& hidden, int64_t valid_frames,
                     Workspace& ws) const;
+  // x -> attention -> residual (and post-LN); leaves the feed-forward's
+  // quantized input in ws.input_u8 / ws.input_params.
+  void int8_attention_block(const Int8Linears& linears, float* x, int64_t frames,
+                            int64_t valid_frames, Workspace& ws) const;
+  void int8_feed_forward_block(const Int8Linears& linears, float* x, int64_t frames,
+                               Workspace& ws) const;
   void attention(const float* input, int64_t frames, int64_t valid_frames, Workspace& ws,
                  float* output) const;
   // ws.qkv -> ws.context.
