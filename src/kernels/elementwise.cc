@@ -177,10 +177,14 @@ void add_layer_norm_row(float* x, const float* residual, int64_t cols, const flo
 void layer_norm_gelu_rows(const float* x, int64_t rows, int64_t cols, const float* gamma,
                           const float* beta, float eps, float* y) {
 #pragma omp parallel for schedule(static)
-  for (int64_t r = 0; r < rows; ++r) {
-    normalize_row(x + r * cols, cols, gamma, beta, eps, y + r * cols);
-    gelu_block(y + r * cols, cols);  // while the row is still in L1
-  }
+  for (int64_t r = 0; r < rows; ++r)
+    layer_norm_gelu_row(x + r * cols, cols, gamma, beta, eps, y + r * cols);
+}
+
+void layer_norm_gelu_row(const float* x, int64_t cols, const float* gamma, const float* beta,
+                         float eps, float* y) {
+  normalize_row(x, cols, gamma, beta, eps, y);
+  gelu_block(y, cols);  // while the row is still in L1
 }
 
 namespace {
@@ -221,7 +225,7 @@ __attribute__((target("avx512f,fma"))) void affine_gelu_row_avx512(float* row, i
 }  // namespace
 
 void group_norm_gelu_channels(float* x, int64_t frames, int64_t channels, const float* gamma,
-                              const float* beta, float eps) {
+                              const float* beta, float eps, RowSink row_done) {
   if (frames == 0) return;
   // One read for the statistics (sum and sum of squares in double: the
   // extractor's outputs are O(1), so the one-pass variance loses nothing at
@@ -267,10 +271,11 @@ void group_norm_gelu_channels(float* x, int64_t frames, int64_t channels, const 
     float* row = x + t * channels;
     if (avx512) {
       affine_gelu_row_avx512(row, channels, scale_data, shift_data);
-      continue;
+    } else {
+      for (int64_t c = 0; c < channels; ++c) row[c] = row[c] * scale_data[c] + shift_data[c];
+      gelu_block(row, channels);
     }
-    for (int64_t c = 0; c < channels; ++c) row[c] = row[c] * scale_data[c] + shift_data[c];
-    gelu_block(row, channels);
+    if (row_done) row_done(t, row);
   }
 }
 

@@ -8,6 +8,8 @@
 
 #include <cstdint>
 
+#include "kernels/row_sink.h"
+
 namespace quasr::kernels {
 
 // LayerNorm over the last axis: y = (x - mean) / sqrt(var + eps) * gamma + beta.
@@ -25,6 +27,8 @@ void layer_norm_row(const float* x, int64_t cols, const float* gamma, const floa
                     float* y);
 void add_layer_norm_row(float* x, const float* residual, int64_t cols, const float* gamma,
                         const float* beta, float eps, float* y);
+void layer_norm_gelu_row(const float* x, int64_t cols, const float* gamma, const float* beta,
+                         float eps, float* y);
 
 // layer_norm_rows followed by exact GELU, in one pass over the rows.
 void layer_norm_gelu_rows(const float* x, int64_t rows, int64_t cols, const float* gamma,
@@ -32,9 +36,9 @@ void layer_norm_gelu_rows(const float* x, int64_t rows, int64_t cols, const floa
 
 // GroupNorm with one group per channel on a time-major [frames, channels]
 // array (every channel normalised over time: wav2vec2's "group" extractor),
-// then exact GELU, in place.
+// then exact GELU, in place; row_done sees each finished frame.
 void group_norm_gelu_channels(float* x, int64_t frames, int64_t channels, const float* gamma,
-                              const float* beta, float eps);
+                              const float* beta, float eps, RowSink row_done = {});
 
 // Normalises all n values jointly: (x - mean) / sqrt(var + eps), population
 // variance. Used for SpeechBrain's F.layer_norm(x, x.shape[1:]) and Hugging

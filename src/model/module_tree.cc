@@ -201,6 +201,11 @@ void Linear::install_backend(const BuildContext& ctx, LinearSource source) {
     leaf_->set_source(std::move(source.weight), std::move(source.bias));
 }
 
+const kernels::StaticInt8Conv1d* Conv1d::static_int8() const {
+  if (leaf_->observed() || !leaf_->backend()) return nullptr;
+  return leaf_->backend()->static_int8();
+}
+
 Conv1d::Conv1d(const BuildContext& ctx, const std::string& path, const kernels::Conv1dShape& shape,
                std::vector<float> weight, std::vector<float> bias, kernels::Activation activation) {
   Shape weight_shape{shape.out_channels, shape.in_channels / shape.groups, shape.kernel};

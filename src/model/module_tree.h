@@ -19,7 +19,8 @@
 
 namespace quasr::kernels {
 class DynamicInt8Linear;
-}
+class StaticInt8Conv1d;
+}  // namespace quasr::kernels
 
 namespace quasr::model {
 
@@ -116,6 +117,8 @@ class Conv1dBackend {
  public:
   virtual ~Conv1dBackend() = default;
   virtual void run(const float* x, int64_t t_in, float* y) const = 0;
+  // The kernel, where it is static int8; else null.
+  virtual const kernels::StaticInt8Conv1d* static_int8() const { return nullptr; }
 };
 
 using InputObserver = std::function<void(const float* x, int64_t count)>;
@@ -200,6 +203,7 @@ class Conv1dLeaf : public Leaf {
     scheme_ = std::move(scheme);
   }
   std::unique_ptr<Conv1dBackend> take_backend() { return std::move(backend_); }
+  const Conv1dBackend* backend() const { return backend_.get(); }
   const kernels::Conv1dShape& shape() const { return shape_; }
 
  private:
@@ -259,6 +263,9 @@ class Conv1d {
          std::vector<float> weight, std::vector<float> bias, kernels::Activation activation);
   void forward(const float* x, int64_t t_in, float* y) const { leaf_->forward(x, t_in, y); }
   const kernels::Conv1dShape& shape() const { return leaf_->shape(); }
+  // Null unless the backend is static int8 and no calibration observer
+  // watches the input.
+  const kernels::StaticInt8Conv1d* static_int8() const;
 
  private:
   std::unique_ptr<Conv1dLeaf> leaf_;

@@ -36,6 +36,12 @@ class DynamicLinearBackend : public KernelBackend<LinearBackend, kernels::Dynami
   }
 };
 
+class StaticConvBackend : public KernelBackend<Conv1dBackend, kernels::StaticInt8Conv1d> {
+ public:
+  using KernelBackend::KernelBackend;
+  const kernels::StaticInt8Conv1d* static_int8() const override { return kernel_.get(); }
+};
+
 kernels::Int8Weights borrow(const QuantizedWeights& weights) {
   int64_t rows = weights.shape[0];
   return kernels::Int8Weights::borrow(weights.data, rows, shape_numel(weights.shape) / rows,
@@ -70,7 +76,7 @@ std::unique_ptr<Conv1dBackend> make_quantized_conv(const LeafQuantSpec& spec,
   if (spec.scheme != "static_int8")
     throw Error("Conv1d supports static_int8 only, not '" + spec.scheme + "'");
   quant::QuantParams input{spec.input_scale, spec.input_zero_point};
-  return std::make_unique<KernelBackend<Conv1dBackend, kernels::StaticInt8Conv1d>>(
+  return std::make_unique<StaticConvBackend>(
       std::make_unique<kernels::StaticInt8Conv1d>(shape, borrow(weights), bias, activation, input));
 }
 

@@ -8,6 +8,7 @@
 #include "core/error.h"
 #include "kernels/attention.h"
 #include "kernels/elementwise.h"
+#include "kernels/int8/int8_conv1d.h"
 #include "kernels/int8/int8_linear.h"
 
 namespace quasr::model {
@@ -18,6 +19,12 @@ namespace {
 // Hugging Face hard-codes this epsilon for the extractor norms (not layer_norm_eps).
 constexpr float kExtractorNormEps = 1e-5f;
 constexpr int64_t kFrameBucket = 32;
+
+template <typename T>
+T* at_least(std::vector<T>& buffer, int64_t count) {
+  if (static_cast<int64_t>(buffer.size()) < count) buffer.resize(static_cast<size_t>(count));
+  return buffer.data();
+}
 
 std::string layer_path(const char* container, int index) {
   return std::string(container) + "." + std::to_string(index);
@@ -54,19 +61,42 @@ ConvLayer::ConvLayer(const BuildContext& ctx, const Wav2Vec2Config& config, int 
   }
 }
 
-void ConvLayer::forward(const Tensor& x, Tensor& y) const {
+const kernels::StaticInt8Conv1d* ConvLayer::quantized_input() const {
+  const kernels::StaticInt8Conv1d* conv = conv_->static_int8();
+  return conv && conv->takes_quantized_rows() && norm_ != Norm::kGroup ? conv : nullptr;
+}
+
+void ConvLayer::forward(const Tensor& x, const uint8_t* x_u8, Tensor& y,
+                        const kernels::StaticInt8Conv1d* consumer, uint8_t* y_u8) const {
   const kernels::Conv1dShape& shape = conv_->shape();
-  int64_t frames = shape.output_length(x.dim(0));
-  y.resize({frames, shape.out_channels});
-  conv_->forward(x.data(), x.dim(0), y.data());
-  if (norm_ == Norm::kNone) return;
-  if (norm_ == Norm::kGroup) {
-    kernels::group_norm_gelu_channels(y.data(), frames, shape.out_channels, norm_weight_.data(),
-                                      norm_bias_.data(), kExtractorNormEps);
-  } else {
-    kernels::layer_norm_gelu_rows(y.data(), frames, shape.out_channels, norm_weight_.data(),
-                                  norm_bias_.data(), kExtractorNormEps, y.data());
+  const int64_t t_in = x.dim(0), frames = shape.output_length(t_in);
+  const int64_t channels = shape.out_channels;
+  y.resize({frames, channels});
+  float* out = y.data();
+  // What is left of a frame after the conv's epilogue (which did the GELU
+  // when there is no norm): LayerNorm + GELU, the next conv's quantization.
+  auto finish_frame = [&](int64_t t, float* row) {
+    if (norm_ == Norm::kLayer)
+      kernels::layer_norm_gelu_row(row, channels, norm_weight_.data(), norm_bias_.data(),
+                                   kExtractorNormEps, row);
+    if (consumer) consumer->quantize_row(row, y_u8 + t * channels);
+  };
+  if (x_u8) {
+    quantized_input()->run_quantized(x_u8, t_in, out, finish_frame);
+    return;
   }
+  conv_->forward(x.data(), t_in, out);
+  if (norm_ == Norm::kGroup) {
+    // Its statistics span all frames (a pass of their own); the affine map
+    // and GELU then go frame by frame and finish each frame too.
+    const kernels::RowSink then = consumer ? kernels::RowSink(finish_frame) : kernels::RowSink();
+    kernels::group_norm_gelu_channels(out, frames, channels, norm_weight_.data(), norm_bias_.data(),
+                                      kExtractorNormEps, then);
+    return;
+  }
+  if (norm_ != Norm::kLayer && !consumer) return;
+#pragma omp parallel for schedule(static)
+  for (int64_t t = 0; t < frames; ++t) finish_frame(t, out + t * channels);
 }
 
 namespace {
@@ -204,14 +234,6 @@ void TransformerLayer::forward(Tensor& hidden, int64_t valid_frames, Workspace& 
   ws.times.mark(Stage::kNormResidual);
 }
 
-namespace {
-template <typename T>
-T* at_least(std::vector<T>& buffer, int64_t count) {
-  if (static_cast<int64_t>(buffer.size()) < count) buffer.resize(static_cast<size_t>(count));
-  return buffer.data();
-}
-}  // namespace
-
 void TransformerLayer::forward_int8(const Int8Linears& linears, Tensor& hidden,
                                     int64_t valid_frames, Workspace& ws) const {
   const int64_t frames = hidden.dim(0), width = hidden.dim(1);
@@ -337,9 +359,19 @@ int64_t Wav2Vec2Encoder::forward(const float* wav, int64_t samples, Workspace& w
   Tensor* next = &ws.pong;
   current->resize({samples, 1});
   std::memcpy(current->data(), wav, sizeof(float) * samples);
-  for (const ConvLayer& layer : conv_layers_) {
-    layer.forward(*current, *next);
+  // Between static int8 convs the frames go as u8: each layer's epilogue
+  // quantizes its output for the next, with no float pass in between.
+  const uint8_t* current_u8 = nullptr;
+  for (size_t i = 0; i < conv_layers_.size(); ++i) {
+    const ConvLayer& layer = conv_layers_[i];
+    const kernels::StaticInt8Conv1d* consumer =
+        i + 1 < conv_layers_.size() ? conv_layers_[i + 1].quantized_input() : nullptr;
+    uint8_t* next_u8 = consumer ? at_least(ws.conv_u8[i % 2], layer.output_frames(current->dim(0)) *
+                                                                  layer.out_channels())
+                                : nullptr;
+    layer.forward(*current, current_u8, *next, consumer, next_u8);
     std::swap(current, next);
+    current_u8 = next_u8;
   }
   ws.times.mark(Stage::kCnn);
   const int64_t frames = current->dim(0);

@@ -39,14 +39,26 @@ struct Workspace {
   // the feed-forward's inner activations.
   std::vector<uint8_t> input_u8, inner_u8;
   std::vector<quant::QuantParams> input_params, inner_params;
+  // Extractor frames quantized by one conv layer for the next (static int8).
+  std::vector<uint8_t> conv_u8[2];
   StageTimes times;  // of the latest forward
 };
 
 class ConvLayer {
  public:
   ConvLayer(const BuildContext& ctx, const Wav2Vec2Config& config, int index);
-  // x: [t_in, c_in] → y: [t_out, c_out] after conv, norm and GELU.
-  void forward(const Tensor& x, Tensor& y) const;
+  // x: [t_in, c_in] → y: [t_out, c_out] after conv, norm and GELU. x_u8,
+  // when given, holds x already quantized for this conv (see
+  // quantized_input) and x's floats are not read. With `consumer` (the next
+  // layer's quantized_input), every finished output frame is also quantized
+  // for it into y_u8 [t_out, c_out], in the same pass.
+  void forward(const Tensor& x, const uint8_t* x_u8, Tensor& y,
+               const kernels::StaticInt8Conv1d* consumer, uint8_t* y_u8) const;
+  // This layer's static int8 conv when it can take input frames quantized by
+  // the previous layer; else null.
+  const kernels::StaticInt8Conv1d* quantized_input() const;
+  int64_t output_frames(int64_t t_in) const { return conv_->shape().output_length(t_in); }
+  int64_t out_channels() const { return conv_->shape().out_channels; }
 
  private:
   enum class Norm { kNone, kGroup, kLayer };

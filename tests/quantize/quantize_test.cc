@@ -119,10 +119,11 @@ TEST(QuantizeTest, DynamicPerRowStaysCloseToFp32) {
   for (const ModuleQuality& module : result.quality.modules) EXPECT_GT(module.sqnr_db, 30.0);
 }
 
-// The reloaded model runs another path than the in-process one (q/k/v as one
-// matmul, int8 rows handed from each linear's epilogue to the next) that
-// must give the same bits: sb_local has pre-LN (stable) layers, hf_base_bin
-// post-LN ones.
+// The reloaded model runs other paths than the in-process one (q/k/v as one
+// matmul) and than the plain leaf-by-leaf one (int8 rows handed from each
+// linear's or extractor conv's epilogue to the next), which must all give the
+// same bits: sb_local has pre-LN (stable) layers and a LayerNorm extractor,
+// hf_base_bin post-LN layers and a GroupNorm extractor.
 class SavedFolderTest : public ::testing::TestWithParam<std::string> {};
 
 TEST_P(SavedFolderTest, ReloadsToTheSameOutputs) {
@@ -135,15 +136,28 @@ TEST_P(SavedFolderTest, ReloadsToTheSameOutputs) {
   model::save_quasr_folder(*model, result.leaves, result.quantization, out.string());
   auto reloaded = model::load_model(out.string());
   model::Workspace ws;
-  for (const auto& wav : audio) {
-    Tensor expected, actual;
-    model->log_probs(wav.data(), static_cast<int64_t>(wav.size()), ws, expected);
-    reloaded->log_probs(wav.data(), static_cast<int64_t>(wav.size()), ws, actual);
+  auto log_probs = [&](const model::AsrModel& m, const std::vector<float>& wav) {
+    Tensor result;
+    m.log_probs(wav.data(), static_cast<int64_t>(wav.size()), ws, result);
+    return result;
+  };
+  auto expect_same_bits = [](const Tensor& expected, const Tensor& actual) {
     ASSERT_EQ(expected.shape(), actual.shape());
-    for (int64_t i = 0; i < expected.numel(); ++i) {
-      ASSERT_EQ(expected.data()[i], actual.data()[i]);
-    }
+    for (int64_t i = 0; i < expected.numel(); ++i) ASSERT_EQ(expected.data()[i], actual.data()[i]);
+  };
+  std::vector<Tensor> fused;
+  for (const auto& wav : audio) {
+    fused.push_back(log_probs(*reloaded, wav));
+    expect_same_bits(log_probs(*model, wav), fused.back());
   }
+  // An observer on a leaf turns off every fusion that would hide its input
+  // (q/k/v as one matmul, int8 rows handed between linears and between
+  // extractor convs): the plain path, leaf by leaf, must give the same bits.
+  for (model::Leaf* leaf : reloaded->leaves())
+    leaf->set_input_observer([](const float*, int64_t) {});
+  for (size_t i = 0; i < audio.size(); ++i)
+    expect_same_bits(fused[i], log_probs(*reloaded, audio[i]));
+  for (model::Leaf* leaf : reloaded->leaves()) leaf->set_input_observer({});
   for (const model::ModuleInfo& module : reloaded->modules()) {
     // int8-all quantizes every Linear and Conv1d, the positional conv included,
     // except the waveform conv (one input channel).

@@ -54,7 +54,8 @@ std::string GroupedInt8Conv::implementation() const {
 }
 
 void GroupedInt8Conv::run_block(const uint8_t* q, int64_t group, int64_t first, int64_t frames,
-                                const EpilogueRow& epilogue, IsaLevel isa, float* y) const {
+                                const EpilogueRow& epilogue, IsaLevel isa, float* y,
+                                RowSink row_done) const {
   const Conv1dShape& s = shape_;
   const int64_t cig = s.in_channels / s.groups, cog = s.out_channels / s.groups;
   BlockBuffers& buffers = thread_buffers();
@@ -77,13 +78,16 @@ void GroupedInt8Conv::run_block(const uint8_t* q, int64_t group, int64_t first, 
     float* row = y + (first + t) * s.out_channels + group * cog;
     std::memcpy(row, out + t * cog, sizeof(int32_t) * static_cast<size_t>(cog));
     dequantize_row_in_place(row, cog, channels, isa);
+    if (row_done) row_done(first + t, row);
   }
 }
 
 void GroupedInt8Conv::run(const uint8_t* q, int64_t t_in, const EpilogueRow& epilogue, IsaLevel isa,
-                          float* y) const {
+                          float* y, RowSink row_done) const {
   const int64_t t_out = shape_.output_length(t_in);
   if (t_out <= 0) return;
+  if (row_done && shape_.groups != 1)
+    throw Error("GroupedInt8Conv: row_done needs one group (rows are split between groups)");
   const int64_t blocks = (t_out + frame_block_ - 1) / frame_block_;
   const int64_t tasks = blocks * shape_.groups;
   // One task per (block, group), each a single-threaded GEMM (oneDNN runs
@@ -94,7 +98,7 @@ void GroupedInt8Conv::run(const uint8_t* q, int64_t t_in, const EpilogueRow& epi
   for (int64_t task = 0; task < tasks; ++task) {
     const int64_t block = task / shape_.groups, group = task % shape_.groups;
     const int64_t first = block * frame_block_;
-    run_block(q, group, first, std::min(frame_block_, t_out - first), epilogue, isa, y);
+    run_block(q, group, first, std::min(frame_block_, t_out - first), epilogue, isa, y, row_done);
   }
 }
 

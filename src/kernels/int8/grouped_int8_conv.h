@@ -21,6 +21,7 @@
 #include "kernels/int8/epilogue.h"
 #include "kernels/int8/packed_int8_matmul.h"
 #include "kernels/packed_conv1d.h"
+#include "kernels/row_sink.h"
 
 namespace quasr::kernels::int8_detail {
 
@@ -32,13 +33,15 @@ class GroupedInt8Conv {
 
   // q: [t_in, c_in] u8 → y: [t_out, c_out] floats, the int32 sums Σ q·w
   // through `epilogue` (its per-channel arrays hold c_out values).
-  void run(const uint8_t* q, int64_t t_in, const EpilogueRow& epilogue, IsaLevel isa,
-           float* y) const;
+  // row_done (one group only: rows are whole there) sees each output frame
+  // once it is dequantized.
+  void run(const uint8_t* q, int64_t t_in, const EpilogueRow& epilogue, IsaLevel isa, float* y,
+           RowSink row_done = {}) const;
   std::string implementation() const;
 
  private:
   void run_block(const uint8_t* q, int64_t group, int64_t first, int64_t frames,
-                 const EpilogueRow& epilogue, IsaLevel isa, float* y) const;
+                 const EpilogueRow& epilogue, IsaLevel isa, float* y, RowSink row_done) const;
 
   Conv1dShape shape_;
   int64_t window_;       // GEMM depth: (c_in / groups) * kernel

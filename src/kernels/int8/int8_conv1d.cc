@@ -178,6 +178,25 @@ void StaticInt8Conv1d::run(const float* x, int64_t t_in, float* y) const {
   grouped_->run(q, t_padded, epilogue_row(input_, w_scales_, w_sums_, bias, activation_), isa_, y);
 }
 
+bool StaticInt8Conv1d::takes_quantized_rows() const {
+  return grouped_ && shape_.groups == 1 && shape_.padding == 0;
+}
+
+void StaticInt8Conv1d::quantize_row(const float* x, uint8_t* q) const {
+  int8_detail::quantize_row_u8(x, shape_.in_channels, quant::inverse_scale(input_.scale),
+                               input_.zero_point, range_, q, isa_);
+}
+
+void StaticInt8Conv1d::run_quantized(const uint8_t* q, int64_t t_in, float* y,
+                                     RowSink row_done) const {
+  if (!takes_quantized_rows())
+    throw Error("StaticInt8Conv1d::run_quantized: not available for this convolution");
+  if (shape_.output_length(t_in) <= 0) return;
+  const float* bias = bias_.empty() ? nullptr : bias_.data();
+  grouped_->run(q, t_in, epilogue_row(input_, w_scales_, w_sums_, bias, activation_), isa_, y,
+                row_done);
+}
+
 // ---------------------------------------------------------------- dynamic
 
 DynamicInt8Conv1d::DynamicInt8Conv1d(const Conv1dShape& shape, const Int8Weights& weights,

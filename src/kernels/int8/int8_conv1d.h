@@ -31,6 +31,7 @@
 #include "core/cpu_features.h"
 #include "kernels/int8/int8_weights.h"
 #include "kernels/packed_conv1d.h"
+#include "kernels/row_sink.h"
 #include "quant/quant_math.h"
 
 namespace quasr::kernels {
@@ -54,6 +55,16 @@ class StaticInt8Conv1d {
 
   // y must hold shape().output_length(t_in) * out_channels floats.
   void run(const float* x, int64_t t_in, float* y) const;
+
+  // Whether run_quantized can be used: one group, no padding, not the
+  // waveform conv, not the reference ISA (the extractor's 512 -> 512 convs).
+  bool takes_quantized_rows() const;
+  // One input frame (in_channels floats) quantized as run() quantizes it, for
+  // a producer that has the frame in cache (the previous conv's epilogue).
+  void quantize_row(const float* x, uint8_t* q) const;
+  // run() on input frames already quantized by quantize_row (q [t_in,
+  // in_channels]); row_done sees each output frame once it is finished.
+  void run_quantized(const uint8_t* q, int64_t t_in, float* y, RowSink row_done = {}) const;
 
   const Conv1dShape& shape() const { return shape_; }
   quant::QuantParams input_params() const { return input_; }

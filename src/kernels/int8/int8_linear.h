@@ -38,6 +38,7 @@
 #include "core/cpu_features.h"
 #include "kernels/int8/int8_weights.h"
 #include "kernels/packed_matmul.h"
+#include "kernels/row_sink.h"
 #include "quant/quant_math.h"
 
 namespace quasr::kernels {
@@ -57,25 +58,6 @@ struct DynamicInt8Options {
   // kPerTensor and per-tensor weights this is fbgemm's quantize_dynamic
   // (quantized::linear_dynamic, reduce_range=True) exactly.
   bool reduce_range = false;
-};
-
-// Work on one finished output row, called by the epilogue's thread while the
-// row is in cache: the next operation's per-row part (residual add,
-// LayerNorm, the next linear's quantization) without a pass of its own.
-// Non-owning, so passing one allocates nothing.
-class RowSink {
- public:
-  RowSink() = default;
-  template <typename F>
-  RowSink(const F& f)  // NOLINT: implicit from any callable (int64_t row, float* values)
-      : object_(&f),
-        call_([](const void* o, int64_t i, float* row) { (*static_cast<const F*>(o))(i, row); }) {}
-  explicit operator bool() const { return call_ != nullptr; }
-  void operator()(int64_t i, float* row) const { call_(object_, i, row); }
-
- private:
-  const void* object_ = nullptr;
-  void (*call_)(const void*, int64_t, float*) = nullptr;
 };
 
 // Activation parameters chosen at run time from each row's (or the whole
