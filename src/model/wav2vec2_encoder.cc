@@ -210,9 +210,10 @@ bool TransformerLayer::int8_linears(Int8Linears* linears) const {
   return linears->qkv && linears->out && linears->ffn_in && linears->ffn_out;
 }
 
-void TransformerLayer::forward(Tensor& hidden, int64_t valid_frames, Workspace& ws) const {
+void TransformerLayer::forward(Tensor& hidden, int64_t valid_frames, Workspace& ws,
+                               const TransformerLayer* next) const {
   Int8Linears int8;
-  if (int8_linears(&int8)) return forward_int8(int8, hidden, valid_frames, ws);
+  if (int8_linears(&int8)) return forward_int8(int8, hidden, valid_frames, ws, next);
   const int64_t frames = hidden.dim(0);
   const int64_t count = hidden.numel();
   ws.ping.resize(hidden.shape());
@@ -235,7 +236,8 @@ void TransformerLayer::forward(Tensor& hidden, int64_t valid_frames, Workspace& 
 }
 
 void TransformerLayer::forward_int8(const Int8Linears& linears, Tensor& hidden,
-                                    int64_t valid_frames, Workspace& ws) const {
+                                    int64_t valid_frames, Workspace& ws,
+                                    const TransformerLayer* next) const {
   const int64_t frames = hidden.dim(0), width = hidden.dim(1);
   const int64_t inner = intermediate_dense_.out_features();
   ws.ping.resize(hidden.shape());
@@ -247,12 +249,18 @@ void TransformerLayer::forward_int8(const Int8Linears& linears, Tensor& hidden,
   at_least(ws.input_params, frames);
   at_least(ws.inner_u8, frames * inner);
   at_least(ws.inner_params, frames);
-  int8_attention_block(linears, hidden.data(), frames, valid_frames, ws);
-  int8_feed_forward_block(linears, hidden.data(), frames, ws);
+  const bool input_prepared = ws.input_prepared_for == this;
+  ws.input_prepared_for = nullptr;
+  int8_attention_block(linears, hidden.data(), frames, valid_frames, ws, input_prepared);
+  Int8Linears next_linears{};
+  if (next && !next->int8_linears(&next_linears)) next = nullptr;
+  int8_feed_forward_block(linears, hidden.data(), frames, ws, next, next_linears.qkv);
+  if (next) ws.input_prepared_for = next;
 }
 
 void TransformerLayer::int8_attention_block(const Int8Linears& linears, float* x, int64_t frames,
-                                            int64_t valid_frames, Workspace& ws) const {
+                                            int64_t valid_frames, Workspace& ws,
+                                            bool input_prepared) const {
   const int64_t width = heads_ * head_dim_;
   float* normed = ws.ping.data();
   uint8_t* input_u8 = ws.input_u8.data();
@@ -267,12 +275,16 @@ void TransformerLayer::int8_attention_block(const Int8Linears& linears, float* x
                       row + qkv_proj_.offset(2));
   };
   const kernels::RowSink qkv_done = bf16 ? kernels::RowSink(to_bf16) : kernels::RowSink();
-  if (stable_) {  // x = x + attn(LN(x)); x = x + FF(LN(x))
+  if (stable_ && !input_prepared) {  // x = x + attn(LN(x)); x = x + FF(LN(x))
 #pragma omp parallel for schedule(static)
     for (int64_t i = 0; i < frames; ++i) {
       layer_norm_.forward_row(x + i * width, normed + i * width);
       linears.qkv->quantize_row(normed + i * width, input_u8 + i * width, &input_params[i]);
     }
+    ws.times.mark(Stage::kNormResidual);
+    linears.qkv->run_quantized(input_u8, input_params, frames, ws.qkv.data(),
+                               qkv_proj_.out_features(), qkv_done);
+  } else if (input_prepared) {
     ws.times.mark(Stage::kNormResidual);
     linears.qkv->run_quantized(input_u8, input_params, frames, ws.qkv.data(),
                                qkv_proj_.out_features(), qkv_done);
@@ -304,15 +316,18 @@ void TransformerLayer::int8_attention_block(const Int8Linears& linears, float* x
 }
 
 void TransformerLayer::int8_feed_forward_block(const Int8Linears& linears, float* x, int64_t frames,
-                                               Workspace& ws) const {
+                                               Workspace& ws, const TransformerLayer* next,
+                                               const kernels::DynamicInt8Linear* next_qkv) const {
   const int64_t width = heads_ * head_dim_, inner = intermediate_dense_.out_features();
+  float* normed = ws.ping.data();
+  uint8_t* input_u8 = ws.input_u8.data();
+  quant::QuantParams* input_params = ws.input_params.data();
   uint8_t* inner_u8 = ws.inner_u8.data();
   quant::QuantParams* inner_params = ws.inner_params.data();
   auto inner_rows = [&](int64_t i, float* row) {
     linears.ffn_out->quantize_row(row, inner_u8 + i * inner, &inner_params[i]);
   };
-  linears.ffn_in->run_quantized(ws.input_u8.data(), ws.input_params.data(), frames, ws.ffn.data(),
-                                inner, inner_rows);
+  linears.ffn_in->run_quantized(input_u8, input_params, frames, ws.ffn.data(), inner, inner_rows);
   auto residual = [&](int64_t i, float* row) {
     float* xi = x + i * width;
     if (stable_) {
@@ -321,6 +336,14 @@ void TransformerLayer::int8_feed_forward_block(const Int8Linears& linears, float
     } else {
       final_layer_norm_.add_then_forward_row(row, xi, xi);
     }
+    if (!next) return;
+    // The next layer's q/k/v input, in the buffers FFN1 has consumed by now.
+    const float* next_input = xi;
+    if (next->stable_) {
+      next->layer_norm_.forward_row(xi, normed + i * width);
+      next_input = normed + i * width;
+    }
+    next_qkv->quantize_row(next_input, input_u8 + i * width, &input_params[i]);
   };
   linears.ffn_out->run_quantized(inner_u8, inner_params, frames, ws.pong.data(), width, residual);
   ws.times.mark(Stage::kFeedForward);
@@ -394,7 +417,9 @@ int64_t Wav2Vec2Encoder::forward(const float* wav, int64_t samples, Workspace& w
   positional_conv_.add_to(hidden, ws);
   ws.times.mark(Stage::kPosConv);
   if (!config_.do_stable_layer_norm) encoder_norm_->forward(hidden.data(), padded, hidden.data());
-  for (const TransformerLayer& layer : layers_) layer.forward(hidden, frames, ws);
+  ws.input_prepared_for = nullptr;
+  for (size_t l = 0; l < layers_.size(); ++l)
+    layers_[l].forward(hidden, frames, ws, l + 1 < layers_.size() ? &layers_[l + 1] : nullptr);
   if (config_.do_stable_layer_norm) encoder_norm_->forward(hidden.data(), padded, hidden.data());
   ws.times.mark(Stage::kNormResidual);
   return frames;

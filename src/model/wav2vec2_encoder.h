@@ -39,6 +39,9 @@ struct Workspace {
   // the feed-forward's inner activations.
   std::vector<uint8_t> input_u8, inner_u8;
   std::vector<quant::QuantParams> input_params, inner_params;
+  // The layer whose attention input the previous layer's last epilogue
+  // already put in input_u8 / input_params (null: none).
+  const void* input_prepared_for = nullptr;
   // Extractor frames quantized by one conv layer for the next (static int8).
   std::vector<uint8_t> conv_u8[2];
   StageTimes times;  // of the latest forward
@@ -81,7 +84,10 @@ class PositionalConv {
 class TransformerLayer {
  public:
   TransformerLayer(const BuildContext& ctx, const Wav2Vec2Config& config, int index);
-  void forward(Tensor& hidden, int64_t valid_frames, Workspace& ws) const;
+  // next: the layer after this one (null for the last), whose input this
+  // layer's int8 path prepares when both run it.
+  void forward(Tensor& hidden, int64_t valid_frames, Workspace& ws,
+               const TransformerLayer* next = nullptr) const;
   void set_attention_precision(kernels::AttentionPrecision precision) {
     attention_precision_ = precision;
   }
@@ -98,14 +104,18 @@ class TransformerLayer {
   // Same math as forward()'s other path, bit for bit, in fewer passes: each
   // linear's epilogue does the next step's per-row work (residual add,
   // LayerNorm, quantizing the next linear's input) while the row is in cache.
-  void forward_int8(const Int8Linears& linears, Tensor& hidden, int64_t valid_frames,
-                    Workspace& ws) const;
+  void forward_int8(const Int8Linears& linears, Tensor& hidden, int64_t valid_frames, Workspace& ws,
+                    const TransformerLayer* next) const;
   // x -> attention -> residual (and post-LN); leaves the feed-forward's
-  // quantized input in ws.input_u8 / ws.input_params.
+  // quantized input in ws.input_u8 / ws.input_params. input_prepared: the
+  // q/k/v input is there already (the previous layer's last epilogue).
   void int8_attention_block(const Int8Linears& linears, float* x, int64_t frames,
-                            int64_t valid_frames, Workspace& ws) const;
-  void int8_feed_forward_block(const Int8Linears& linears, float* x, int64_t frames,
-                               Workspace& ws) const;
+                            int64_t valid_frames, Workspace& ws, bool input_prepared) const;
+  // next (may be null): a layer on the int8 path whose q/k/v input each
+  // finished row also goes to (its LayerNorm if pre-LN, quantized by next_qkv).
+  void int8_feed_forward_block(const Int8Linears& linears, float* x, int64_t frames, Workspace& ws,
+                               const TransformerLayer* next,
+                               const kernels::DynamicInt8Linear* next_qkv) const;
   void attention(const float* input, int64_t frames, int64_t valid_frames, Workspace& ws,
                  float* output) const;
   // ws.qkv -> ws.context.
