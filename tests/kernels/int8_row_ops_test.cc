@@ -108,6 +108,40 @@ TEST(Int8RowOps, EpilogueMatchesScalarOnEveryIsa) {
   }
 }
 
+// Without GELU every ISA gives the scalar path's bits: the product rounded,
+// then the bias added (a fused multiply-add would round once and differ in
+// about half of these values; the dequantize loop once compiled to one).
+TEST(Int8RowOps, EpilogueWithoutGeluIsBitExactOnEveryIsa) {
+  const int64_t n = 200;
+  std::vector<float> scales = testing::random_vector(n, 5, 0.001f, 0.01f);
+  std::vector<float> bias = testing::random_vector(n, 6);
+  std::vector<int32_t> sums(n), acc(n);
+  for (int64_t j = 0; j < n; ++j) {
+    sums[j] = static_cast<int32_t>(j * 53 % 300) - 150;
+    acc[j] = static_cast<int32_t>(j * 104729 % 2000003) - 1000000;
+  }
+  EpilogueRow p;
+  p.x_scale = 0.0371f;
+  p.x_zero_point = 131;
+  p.w_scales = scales.data();
+  p.w_sums = sums.data();
+  p.bias = bias.data();
+  std::vector<float> expected(n);
+  for (int64_t j = 0; j < n; ++j) {
+    volatile float product = float(acc[j] - 131 * sums[j]) * (0.0371f * scales[j]);
+    expected[j] = product + bias[j];
+  }
+  for (IsaLevel isa : levels_here()) {
+    std::vector<int32_t> row = acc;
+    int8_detail::dequantize_row_in_place(row.data(), n, p, isa);
+    for (int64_t j = 0; j < n; ++j) {
+      float got;
+      std::memcpy(&got, &row[j], 4);
+      ASSERT_EQ(got, expected[j]) << "j " << j << " isa " << isa_name(isa);
+    }
+  }
+}
+
 TEST(Int8RowOps, VectorGeluMatchesErfGelu) {
   std::vector<float> x;
   for (int i = -2000; i <= 2000; ++i) x.push_back(i * 0.005f);

@@ -43,7 +43,12 @@ __attribute__((target("avx512f,fma"))) inline __m512 dequantize16(const float* y
   acc = _mm512_sub_epi32(acc, _mm512_mullo_epi32(zp, _mm512_maskz_loadu_epi32(m, p.w_sums + j)));
   __m512 scale = _mm512_mul_ps(xs, _mm512_maskz_loadu_ps(m, p.w_scales + j));
   __m512 v = _mm512_mul_ps(_mm512_cvtepi32_ps(acc), scale);
-  if constexpr (kBias) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(m, p.bias + j));
+  // Rounded product, then the add, as the scalar and AVX2 paths do; a plain
+  // _mm512_add_ps here would be fused with the multiply into an FMA by GCC
+  // (other bits). The explicit-rounding form is the same add, never fused.
+  if constexpr (kBias)
+    v = _mm512_add_round_ps(v, _mm512_maskz_loadu_ps(m, p.bias + j),
+                            _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
   if constexpr (kGelu) v = avx512::gelu(v);
   return v;
 }
