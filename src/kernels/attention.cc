@@ -27,6 +27,12 @@ using dims = dnnl::memory::dims;
 constexpr int64_t kQueryBlock = 256;
 constexpr size_t kMaxCachedShapes = 256;
 
+// All frames take part in the products (stable shapes); keys past
+// valid_frames get probability 0, and at least one key stays valid.
+int64_t valid_keys(int64_t valid_frames, int64_t frames) {
+  return std::max<int64_t>(1, std::min(valid_frames, frames));
+}
+
 struct StridedMatrix {
   dims shape;
   dims strides;
@@ -73,11 +79,8 @@ PreparedMatmul make_prepared(const StridedMatrix& a, const StridedMatrix& b, con
                    dnnl::memory(c.desc(), engine, nullptr),
                    {},
                    {}};
-  // Page-aligned like oneDNN's own scratchpads.
-  constexpr size_t kAlign = 4096;
-  p.scratchpad.resize(pd.scratchpad_desc().get_size() + kAlign);
-  uint8_t* base = p.scratchpad.data();
-  uint8_t* aligned = base + (kAlign - reinterpret_cast<uintptr_t>(base) % kAlign) % kAlign;
+  // Its own buffer: the argument map keeps pointing at it.
+  uint8_t* aligned = page_aligned(p.scratchpad, pd.scratchpad_desc().get_size());
   p.args = {{DNNL_ARG_SRC, p.a},
             {DNNL_ARG_WEIGHTS, p.b},
             {DNNL_ARG_DST, p.c},
@@ -219,7 +222,7 @@ void Bf16AttentionInput::attend(int64_t valid_frames, float scale, float* out,
                                 int64_t ld_out) const {
   if (frames_ == 0) return;
   const int64_t keys = frames_, heads = heads_, head_dim = head_dim_, block = block_;
-  const int64_t valid = std::max<int64_t>(1, std::min(valid_frames, frames_));
+  const int64_t valid = valid_keys(valid_frames, frames_);
   const int64_t blocks = (frames_ + block - 1) / block;
   // Each task a (query block, head) on one thread; oneDNN runs sequentially
   // inside the parallel region. Round-robin: every thread gets heads of
@@ -239,10 +242,6 @@ void self_attention(const float* q, const float* k, const float* v, int64_t ld, 
                     int64_t valid_frames, int64_t heads, int64_t head_dim, float scale, float* out,
                     int64_t ld_out, AlignedBuffer& scratch, AttentionPrecision precision) {
   if (frames == 0) return;
-  // All frames take part in the products (stable shapes); keys past
-  // valid_frames get probability 0.
-  const int64_t keys = frames;
-  const int64_t valid = std::max<int64_t>(1, std::min(valid_frames, frames));
   if (precision == AttentionPrecision::kBf16 && bf16_attention_available()) {
     const Bf16AttentionInput input(frames, heads, head_dim, scratch);
 #pragma omp parallel for schedule(static) if (frames * heads * head_dim >= (1 << 14))
@@ -250,6 +249,7 @@ void self_attention(const float* q, const float* k, const float* v, int64_t ld, 
     input.attend(valid_frames, scale, out, ld_out);
     return;
   }
+  const int64_t keys = frames, valid = valid_keys(valid_frames, frames);
   const int64_t block = std::min(kQueryBlock, frames);
   const int64_t blocks = (frames + block - 1) / block;
   // As the bf16 path: one (query block, head) per task, its scores in L2.

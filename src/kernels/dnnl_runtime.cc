@@ -39,16 +39,18 @@ dnnl::primitive_attr user_scratchpad(dnnl::primitive_attr attr) {
   return attr;
 }
 
+uint8_t* page_aligned(std::vector<uint8_t>& buffer, size_t bytes) {
+  constexpr size_t kAlign = 4096;
+  if (buffer.size() < bytes + kAlign) buffer.resize(bytes + kAlign);
+  uint8_t* base = buffer.data();
+  return base + (kAlign - reinterpret_cast<uintptr_t>(base) % kAlign) % kAlign;
+}
+
 void execute_with_thread_scratchpad(const dnnl::primitive& primitive,
                                     const dnnl::memory::desc& scratchpad,
                                     std::unordered_map<int, dnnl::memory>& args) {
-  // Page-aligned like oneDNN's own scratchpads.
-  constexpr size_t kAlign = 4096;
   thread_local std::vector<uint8_t> buffer;
-  const size_t bytes = scratchpad.get_size() + kAlign;
-  if (buffer.size() < bytes) buffer.resize(bytes);
-  uint8_t* base = buffer.data();
-  uint8_t* aligned = base + (kAlign - reinterpret_cast<uintptr_t>(base) % kAlign) % kAlign;
+  uint8_t* aligned = page_aligned(buffer, scratchpad.get_size());
   args[DNNL_ARG_SCRATCHPAD] = dnnl::memory(scratchpad, cpu_engine(), aligned);
   primitive.execute(cpu_stream(), args);
   cpu_stream().wait();

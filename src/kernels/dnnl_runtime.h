@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <initializer_list>
 #include <unordered_map>
+#include <vector>
 
 #include <oneapi/dnnl/dnnl.hpp>
 
@@ -28,6 +29,9 @@ dnnl::memory weights_in_layout(const dnnl::memory& packed, const dnnl::memory::d
 // threads: Debian's oneDNN is built without concurrent execution and shares
 // the library-managed scratchpad of a primitive between calls.
 dnnl::primitive_attr user_scratchpad(dnnl::primitive_attr attr);
+// A page-aligned address (as oneDNN aligns its own scratchpads) inside
+// buffer, grown to hold `bytes` from there.
+uint8_t* page_aligned(std::vector<uint8_t>& buffer, size_t bytes);
 void execute_with_thread_scratchpad(const dnnl::primitive& primitive,
                                     const dnnl::memory::desc& scratchpad,
                                     std::unordered_map<int, dnnl::memory>& args);

@@ -21,18 +21,18 @@ void layer_norm_rows(const float* x, int64_t rows, int64_t cols, const float* ga
 void add_layer_norm_rows(float* x, const float* residual, int64_t rows, int64_t cols,
                          const float* gamma, const float* beta, float eps, float* y);
 
-// The two above for one row, without a parallel region: for callers that
-// already run in one (an int8 linear's per-row epilogue).
+// layer_norm_rows followed by exact GELU, in one pass over the rows.
+void layer_norm_gelu_rows(const float* x, int64_t rows, int64_t cols, const float* gamma,
+                          const float* beta, float eps, float* y);
+
+// The three above for one row, without a parallel region: for callers that
+// already run in one (an int8 kernel's per-row epilogue).
 void layer_norm_row(const float* x, int64_t cols, const float* gamma, const float* beta, float eps,
                     float* y);
 void add_layer_norm_row(float* x, const float* residual, int64_t cols, const float* gamma,
                         const float* beta, float eps, float* y);
 void layer_norm_gelu_row(const float* x, int64_t cols, const float* gamma, const float* beta,
                          float eps, float* y);
-
-// layer_norm_rows followed by exact GELU, in one pass over the rows.
-void layer_norm_gelu_rows(const float* x, int64_t rows, int64_t cols, const float* gamma,
-                          const float* beta, float eps, float* y);
 
 // GroupNorm with one group per channel on a time-major [frames, channels]
 // array (every channel normalised over time: wav2vec2's "group" extractor),

@@ -252,9 +252,9 @@ void TransformerLayer::forward_int8(const Int8Linears& linears, Tensor& hidden,
   const bool input_prepared = ws.input_prepared_for == this;
   ws.input_prepared_for = nullptr;
   int8_attention_block(linears, hidden.data(), frames, valid_frames, ws, input_prepared);
-  Int8Linears next_linears{};
+  Int8Linears next_linears;
   if (next && !next->int8_linears(&next_linears)) next = nullptr;
-  int8_feed_forward_block(linears, hidden.data(), frames, ws, next, next_linears.qkv);
+  int8_feed_forward_block(linears, hidden.data(), frames, ws, next);
   if (next) ws.input_prepared_for = next;
 }
 
@@ -275,21 +275,19 @@ void TransformerLayer::int8_attention_block(const Int8Linears& linears, float* x
                       row + qkv_proj_.offset(2));
   };
   const kernels::RowSink qkv_done = bf16 ? kernels::RowSink(to_bf16) : kernels::RowSink();
-  if (stable_ && !input_prepared) {  // x = x + attn(LN(x)); x = x + FF(LN(x))
+  // Pre-LN: x = x + attn(LN(x)); x = x + FF(LN(x)). Post-LN: x = LN(x + attn(x)); ...
+  if (stable_ && !input_prepared) {
 #pragma omp parallel for schedule(static)
     for (int64_t i = 0; i < frames; ++i) {
       layer_norm_.forward_row(x + i * width, normed + i * width);
       linears.qkv->quantize_row(normed + i * width, input_u8 + i * width, &input_params[i]);
     }
-    ws.times.mark(Stage::kNormResidual);
+  }
+  ws.times.mark(Stage::kNormResidual);
+  if (stable_ || input_prepared) {
     linears.qkv->run_quantized(input_u8, input_params, frames, ws.qkv.data(),
                                qkv_proj_.out_features(), qkv_done);
-  } else if (input_prepared) {
-    ws.times.mark(Stage::kNormResidual);
-    linears.qkv->run_quantized(input_u8, input_params, frames, ws.qkv.data(),
-                               qkv_proj_.out_features(), qkv_done);
-  } else {  // x = LN(x + attn(x)); x = LN(x + FF(x))
-    ws.times.mark(Stage::kNormResidual);
+  } else {
     linears.qkv->run(x, frames, width, ws.qkv.data(), qkv_proj_.out_features(), qkv_done);
   }
   ws.times.mark(Stage::kAttentionLinears);
@@ -316,14 +314,15 @@ void TransformerLayer::int8_attention_block(const Int8Linears& linears, float* x
 }
 
 void TransformerLayer::int8_feed_forward_block(const Int8Linears& linears, float* x, int64_t frames,
-                                               Workspace& ws, const TransformerLayer* next,
-                                               const kernels::DynamicInt8Linear* next_qkv) const {
+                                               Workspace& ws, const TransformerLayer* next) const {
   const int64_t width = heads_ * head_dim_, inner = intermediate_dense_.out_features();
   float* normed = ws.ping.data();
   uint8_t* input_u8 = ws.input_u8.data();
   quant::QuantParams* input_params = ws.input_params.data();
   uint8_t* inner_u8 = ws.inner_u8.data();
   quant::QuantParams* inner_params = ws.inner_params.data();
+  const kernels::DynamicInt8Linear* next_qkv =
+      next ? next->qkv_proj_.per_row_dynamic_int8() : nullptr;
   auto inner_rows = [&](int64_t i, float* row) {
     linears.ffn_out->quantize_row(row, inner_u8 + i * inner, &inner_params[i]);
   };

@@ -112,10 +112,9 @@ class TransformerLayer {
   void int8_attention_block(const Int8Linears& linears, float* x, int64_t frames,
                             int64_t valid_frames, Workspace& ws, bool input_prepared) const;
   // next (may be null): a layer on the int8 path whose q/k/v input each
-  // finished row also goes to (its LayerNorm if pre-LN, quantized by next_qkv).
+  // finished row also goes to (its LayerNorm if pre-LN, then quantized).
   void int8_feed_forward_block(const Int8Linears& linears, float* x, int64_t frames, Workspace& ws,
-                               const TransformerLayer* next,
-                               const kernels::DynamicInt8Linear* next_qkv) const;
+                               const TransformerLayer* next) const;
   void attention(const float* input, int64_t frames, int64_t valid_frames, Workspace& ws,
                  float* output) const;
   // ws.qkv -> ws.context.

@@ -71,6 +71,25 @@ TEST(Int8RowOps, MinMaxIdenticalOnEveryIsa) {
   }
 }
 
+EpilogueRow epilogue_of(float x_scale, int32_t x_zero_point, const std::vector<float>& w_scales,
+                        const std::vector<int32_t>& w_sums, const std::vector<float>& bias,
+                        Activation activation) {
+  EpilogueRow p;
+  p.x_scale = x_scale;
+  p.x_zero_point = x_zero_point;
+  p.w_scales = w_scales.data();
+  p.w_sums = w_sums.data();
+  p.bias = bias.data();
+  p.activation = activation;
+  return p;
+}
+
+float as_float(int32_t bits) {
+  float value;
+  std::memcpy(&value, &bits, 4);
+  return value;
+}
+
 TEST(Int8RowOps, EpilogueMatchesScalarOnEveryIsa) {
   for (int64_t n : {1, 5, 8, 16, 17, 40}) {
     std::vector<float> scales = testing::random_vector(n, 3, 0.001f, 0.01f);
@@ -81,13 +100,7 @@ TEST(Int8RowOps, EpilogueMatchesScalarOnEveryIsa) {
       acc[j] = static_cast<int32_t>(j * 7919 % 20000) - 9000;
     }
     for (Activation act : {Activation::kNone, Activation::kGelu}) {
-      EpilogueRow p;
-      p.x_scale = 0.05f;
-      p.x_zero_point = 17;
-      p.w_scales = scales.data();
-      p.w_sums = sums.data();
-      p.bias = bias.data();
-      p.activation = act;
+      const EpilogueRow p = epilogue_of(0.05f, 17, scales, sums, bias, act);
       std::vector<float> expected(n);
       for (int64_t j = 0; j < n; ++j) {
         float v = float(acc[j] - 17 * sums[j]) * (0.05f * scales[j]) + bias[j];
@@ -98,9 +111,8 @@ TEST(Int8RowOps, EpilogueMatchesScalarOnEveryIsa) {
         std::vector<int32_t> row = acc;
         int8_detail::dequantize_row_in_place(row.data(), n, p, isa);
         for (int64_t j = 0; j < n; ++j) {
-          float got;
-          std::memcpy(&got, &row[j], 4);
-          ASSERT_NEAR(got, expected[j], testing::int8_tolerance(std::fabs(expected[j])))
+          ASSERT_NEAR(as_float(row[j]), expected[j],
+                      testing::int8_tolerance(std::fabs(expected[j])))
               << "n " << n << " j " << j << " isa " << isa_name(isa);
         }
       }
@@ -120,12 +132,7 @@ TEST(Int8RowOps, EpilogueWithoutGeluIsBitExactOnEveryIsa) {
     sums[j] = static_cast<int32_t>(j * 53 % 300) - 150;
     acc[j] = static_cast<int32_t>(j * 104729 % 2000003) - 1000000;
   }
-  EpilogueRow p;
-  p.x_scale = 0.0371f;
-  p.x_zero_point = 131;
-  p.w_scales = scales.data();
-  p.w_sums = sums.data();
-  p.bias = bias.data();
+  const EpilogueRow p = epilogue_of(0.0371f, 131, scales, sums, bias, Activation::kNone);
   std::vector<float> expected(n);
   for (int64_t j = 0; j < n; ++j) {
     volatile float product = float(acc[j] - 131 * sums[j]) * (0.0371f * scales[j]);
@@ -134,11 +141,8 @@ TEST(Int8RowOps, EpilogueWithoutGeluIsBitExactOnEveryIsa) {
   for (IsaLevel isa : levels_here()) {
     std::vector<int32_t> row = acc;
     int8_detail::dequantize_row_in_place(row.data(), n, p, isa);
-    for (int64_t j = 0; j < n; ++j) {
-      float got;
-      std::memcpy(&got, &row[j], 4);
-      ASSERT_EQ(got, expected[j]) << "j " << j << " isa " << isa_name(isa);
-    }
+    for (int64_t j = 0; j < n; ++j)
+      ASSERT_EQ(as_float(row[j]), expected[j]) << "j " << j << " isa " << isa_name(isa);
   }
 }
 

@@ -21,6 +21,30 @@ constexpr int64_t kParallelWork = 1 << 15;
 // Rows per block of the dynamic kernel (see DynamicInt8Linear::run).
 constexpr int64_t kRowBlock = 256;
 
+// Rows per block: long inputs go in blocks, so the quantized block and the
+// int32 block the epilogue rewrites are still in cache; fixed block sizes
+// also keep the number of oneDNN primitives per layer small.
+int64_t rows_per_block(int64_t m) {
+  return m > 2 * kRowBlock ? kRowBlock : m;
+}
+
+// Runs block(start, rows, sink) over m rows in blocks, with sink numbering
+// rows from the start of the whole input for row_done.
+template <typename Block>
+void for_each_block(int64_t m, RowSink row_done, const Block& block) {
+  const int64_t size = rows_per_block(m);
+  for (int64_t start = 0; start < m; start += size) {
+    auto shifted = [&](int64_t i, float* row) { row_done(start + i, row); };
+    block(start, std::min(size, m - start), row_done ? RowSink(shifted) : RowSink());
+  }
+}
+
+// The reference kernels have no epilogue loop: their rows go to row_done after.
+void hand_rows(RowSink row_done, float* y, int64_t m, int64_t y_row_stride) {
+  if (!row_done) return;
+  for (int64_t i = 0; i < m; ++i) row_done(i, y + i * y_row_stride);
+}
+
 std::unique_ptr<Int8Weights> reference_copy(const Int8Weights& w) {
   return std::make_unique<Int8Weights>(Int8Weights::copy(
       w.data(), w.rows(), w.cols(), w.scales().data(), static_cast<int64_t>(w.scales().size())));
@@ -142,26 +166,17 @@ void DynamicInt8Linear::run(const float* x, int64_t m, int64_t x_row_stride, flo
   if (isa_ == IsaLevel::kRef) {
     int8_ref::dynamic_linear(x, m, x_row_stride, per_row, range_, *reference_weights_,
                              bias_.empty() ? nullptr : bias_.data(), activation_, y, y_row_stride);
-    if (row_done) {
-      for (int64_t i = 0; i < m; ++i) row_done(i, y + i * y_row_stride);
-    }
-    return;
+    return hand_rows(row_done, y, m, y_row_stride);
   }
-  // Long inputs go in blocks of rows, so the quantized block and the int32
-  // block the epilogue rewrites are still in cache; fixed block sizes also
-  // keep the number of oneDNN primitives per layer small.
-  const int64_t block = m > 2 * kRowBlock ? kRowBlock : m;
+  const int64_t block = rows_per_block(m);
   int8_detail::Scratch& scratch = int8_detail::thread_scratch();
   uint8_t* q = grow(scratch.q, block * k_);
   quant::QuantParams* params = grow(scratch.params, per_row ? block : 1);
   if (!per_row) params[0] = tensor_params(x, m, x_row_stride);
-  for (int64_t start = 0; start < m; start += block) {
-    // Rows are numbered from the start of x for row_done.
-    auto shifted = [&](int64_t i, float* row) { row_done(start + i, row); };
-    run_block(x + start * x_row_stride, std::min(block, m - start), x_row_stride,
-              y + start * y_row_stride, y_row_stride, params, q,
-              row_done ? RowSink(shifted) : RowSink());
-  }
+  for_each_block(m, row_done, [&](int64_t start, int64_t rows, RowSink sink) {
+    run_block(x + start * x_row_stride, rows, x_row_stride, y + start * y_row_stride, y_row_stride,
+              params, q, sink);
+  });
 }
 
 void DynamicInt8Linear::run_quantized(const uint8_t* q, const quant::QuantParams* params, int64_t m,
@@ -171,17 +186,12 @@ void DynamicInt8Linear::run_quantized(const uint8_t* q, const quant::QuantParams
   if (isa_ == IsaLevel::kRef) {
     int8_ref::linear_u8(q, m, k_, params, true, *reference_weights_,
                         bias_.empty() ? nullptr : bias_.data(), activation_, y, y_row_stride);
-    if (row_done) {
-      for (int64_t i = 0; i < m; ++i) row_done(i, y + i * y_row_stride);
-    }
-    return;
+    return hand_rows(row_done, y, m, y_row_stride);
   }
-  const int64_t block = m > 2 * kRowBlock ? kRowBlock : m;
-  for (int64_t start = 0; start < m; start += block) {
-    auto shifted = [&](int64_t i, float* row) { row_done(start + i, row); };
-    multiply_block(q + start * k_, params + start, std::min(block, m - start),
-                   y + start * y_row_stride, y_row_stride, row_done ? RowSink(shifted) : RowSink());
-  }
+  for_each_block(m, row_done, [&](int64_t start, int64_t rows, RowSink sink) {
+    multiply_block(q + start * k_, params + start, rows, y + start * y_row_stride, y_row_stride,
+                   sink);
+  });
 }
 
 // ----------------------------------------------------------------- static
