@@ -90,11 +90,12 @@ LinearGroup::LinearGroup(const BuildContext& ctx, const std::vector<LinearSpec>&
       members_[i].install_backend(ctx, std::move(sources[i]));
     return;
   }
-  fused_ = std::make_shared<Fused>();
-  fused_->total_out = total_out_;
+  auto fused = std::make_shared<Fused>();
+  fused->total_out = total_out_;
+  fused_ = fused;
   std::vector<float> bias = concatenated(sources, &LinearSource::bias);
   // Members get their slices once the fused backend exists.
-  auto install_slices = [fused = fused_, leaves = leaves(), offsets = offsets_,
+  auto install_slices = [fused, leaves = leaves(), offsets = offsets_,
                          scheme = sources[0].spec ? sources[0].spec->scheme : "fp32"] {
     for (size_t i = 0; i < leaves.size(); ++i) {
       leaves[i]->set_backend(
@@ -104,15 +105,15 @@ LinearGroup::LinearGroup(const BuildContext& ctx, const std::vector<LinearSpec>&
   if (sources[0].spec) {
     std::vector<QuantizedWeights> weights;
     for (LinearSource& source : sources) weights.push_back(std::move(source.quantized));
-    ctx.defer([fused = fused_, weights = std::move(weights), spec = *sources[0].spec,
-               bias = std::move(bias), in, install_slices] {
+    ctx.defer([fused, weights = std::move(weights), spec = *sources[0].spec, bias = std::move(bias),
+               in, install_slices] {
       fused->backend = fused_int8_backend(weights, spec, bias, in);
       install_slices();
     });
     return;
   }
   std::vector<float> weight = concatenated(sources, &LinearSource::weight);
-  fused_->backend =
+  fused->backend =
       make_f32_linear(weight.data(), bias.data(), total_out_, in, kernels::Activation::kNone);
   install_slices();
   if (ctx.keep_source_weights()) {
@@ -127,24 +128,31 @@ std::vector<LinearLeaf*> LinearGroup::leaves() const {
   return leaves;
 }
 
-bool LinearGroup::fused() const {
+const LinearGroup::Fused* LinearGroup::live_fused() const {
   // A quantizer may since have given members backends of their own, and
   // calibration observers must see each member's input.
-  if (!fused_ || !fused_->backend) return false;
+  const std::shared_ptr<Fused> fused = fused_.lock();
+  if (!fused || !fused->backend) return nullptr;
   for (const Linear& member : members_) {
     const auto* slice = dynamic_cast<const FusedSlice*>(member.leaf()->backend());
-    if (!slice || slice->fused() != fused_.get() || member.leaf()->observed()) return false;
+    if (!slice || slice->fused() != fused.get() || member.leaf()->observed()) return nullptr;
   }
-  return true;
+  // The members' slices keep it alive.
+  return fused.get();
+}
+
+bool LinearGroup::fused() const {
+  return live_fused() != nullptr;
 }
 
 const kernels::DynamicInt8Linear* LinearGroup::per_row_dynamic_int8() const {
-  return fused() ? fused_->backend->per_row_dynamic_int8() : nullptr;
+  const Fused* fused = live_fused();
+  return fused ? fused->backend->per_row_dynamic_int8() : nullptr;
 }
 
 void LinearGroup::forward(const float* x, int64_t rows, float* y) const {
-  if (fused()) {
-    fused_->backend->run(x, rows, y);
+  if (const Fused* fused = live_fused()) {
+    fused->backend->run(x, rows, y);
     return;
   }
   for (size_t i = 0; i < members_.size(); ++i)

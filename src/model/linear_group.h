@@ -43,11 +43,15 @@ class LinearGroup {
   struct Fused;
 
  private:
+  // The fused backend while every member still runs a slice of it, else null.
+  const Fused* live_fused() const;
   std::vector<LinearLeaf*> leaves() const;
   std::vector<Linear> members_;
   std::vector<int64_t> offsets_;
   int64_t total_out_ = 0;
-  std::shared_ptr<Fused> fused_;
+  // Owned by the members' slice backends (and the deferred build until then):
+  // once a quantizer has replaced them all, the fused weights are freed.
+  std::weak_ptr<Fused> fused_;
 };
 
 }  // namespace quasr::model
