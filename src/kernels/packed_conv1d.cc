@@ -39,7 +39,7 @@ PackedConv1dF32::PackedConv1dF32(const Conv1dShape& shape, const float* weight, 
     : shape_(shape), activation_(activation), has_bias_(bias != nullptr) {
   auto& engine = cpu_engine();
   auto pd = make_pd(kLargestConvBlock, weights_desc_any());
-  weights_ = dnnl::memory(pd.weights_desc(), engine);
+  weights_ = WeightMemory(pd.weights_desc());
   const Conv1dShape& s = shape_;
   dnnl::memory::desc plain =
       s.groups == 1
@@ -48,7 +48,8 @@ PackedConv1dF32::PackedConv1dF32(const Conv1dShape& shape, const float* weight, 
                 {s.groups, s.out_channels / s.groups, s.in_channels / s.groups, s.kernel}, dt::f32,
                 tag::goiw);
   dnnl::memory source(plain, engine, const_cast<float*>(weight));
-  dnnl::reorder(source, weights_).execute(cpu_stream(), source, weights_);
+  dnnl::memory packed = weights_.get();  // a handle: the reorder writes weights_
+  dnnl::reorder(source, packed).execute(cpu_stream(), source, packed);
   if (has_bias_) {
     bias_ = make_f32_vector(bias, s.out_channels);
   }
@@ -63,7 +64,7 @@ PackedConv1dF32::Prepared PackedConv1dF32::prepared_for(int64_t frames_out) cons
   // Ask for the layout oneDNN prefers at this length; it is almost always the
   // packed one, and otherwise the weights are reordered once for this length.
   auto pd = make_pd(frames_out, weights_desc_any());
-  dnnl::memory weights = weights_in_layout(weights_, pd.weights_desc());
+  dnnl::memory weights = weights_in_layout(weights_.get(), pd.weights_desc());
   return prepared_.emplace(frames_out, Prepared{dnnl::convolution_forward(pd), weights})
       .first->second;
 }

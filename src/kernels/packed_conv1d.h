@@ -16,6 +16,8 @@
 
 #include <oneapi/dnnl/dnnl.hpp>
 
+#include "kernels/weight_memory.h"
+
 #include "kernels/packed_matmul.h"
 
 namespace quasr::kernels {
@@ -81,7 +83,7 @@ class PackedConv1dF32 {
   Conv1dShape shape_;
   Activation activation_;
   bool has_bias_;
-  dnnl::memory weights_;
+  WeightMemory weights_;
   dnnl::memory bias_;
   mutable std::mutex mutex_;
   mutable std::map<int64_t, Prepared> prepared_;

@@ -36,11 +36,12 @@ PackedMatmulF32::PackedMatmulF32(const float* weight_nk, const float* bias, int6
   dnnl::matmul::primitive_desc pd(dnnl::matmul::desc(src, any_weights, dst),
                                   activation_attr(activation), engine);
   weights_desc_ = pd.weights_desc();
-  weights_ = dnnl::memory(weights_desc_, engine);
+  weights_ = WeightMemory(weights_desc_);
   // [n, k] row-major is the [k, n] matrix with strides {1, k}.
   dnnl::memory::desc plain({k, n}, dt::f32, dnnl::memory::dims{1, k});
   dnnl::memory source(plain, engine, const_cast<float*>(weight_nk));
-  dnnl::reorder(source, weights_).execute(cpu_stream(), source, weights_);
+  dnnl::memory packed = weights_.get();  // a handle: the reorder writes weights_
+  dnnl::reorder(source, packed).execute(cpu_stream(), source, packed);
   if (has_bias_) {
     bias_ = dnnl::memory({{1, n}, dt::f32, tag::ab}, engine);
     std::memcpy(bias_.get_data_handle(), bias, sizeof(float) * n);
@@ -74,7 +75,7 @@ void PackedMatmulF32::run(const float* x, int64_t m, int64_t x_row_stride, float
                    const_cast<float*>(x));
   dnnl::memory dst({{m, n_}, dt::f32, dnnl::memory::dims{y_row_stride, 1}}, engine, y);
   std::unordered_map<int, dnnl::memory> args{
-      {DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, weights_}, {DNNL_ARG_DST, dst}};
+      {DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, weights_.get()}, {DNNL_ARG_DST, dst}};
   if (has_bias_) args.emplace(DNNL_ARG_BIAS, bias_);
   execute_with_thread_scratchpad(prepared.primitive, prepared.scratchpad, args);
 }

@@ -18,6 +18,8 @@
 
 #include <oneapi/dnnl/dnnl.hpp>
 
+#include "kernels/weight_memory.h"
+
 namespace quasr::kernels {
 
 enum class Activation { kNone, kGelu };
@@ -47,7 +49,7 @@ class PackedMatmulF32 {
   Activation activation_;
   bool has_bias_;
   dnnl::memory::desc weights_desc_;
-  dnnl::memory weights_;
+  WeightMemory weights_;
   dnnl::memory bias_;
   mutable std::mutex mutex_;
   mutable std::map<Key, Prepared> primitives_;

@@ -39,10 +39,11 @@ PackedInt8Conv::PackedInt8Conv(const Conv1dShape& shape, const int8_t* weight, d
     : shape_(shape), dst_type_(dst_type), attr_(attr), has_bias_(bias != nullptr) {
   auto& engine = cpu_engine();
   auto pd = make_pd((kLargestConvBlock - 1) * shape.stride + shape.kernel);
-  weights_ = dnnl::memory(pd.weights_desc(), engine);
+  weights_ = WeightMemory(pd.weights_desc());
   dnnl::memory source(weights_desc(shape_.groups == 1 ? tag::oiw : tag::goiw), engine,
                       const_cast<int8_t*>(weight));
-  dnnl::reorder(source, weights_).execute(cpu_stream(), source, weights_);
+  dnnl::memory packed = weights_.get();  // a handle: the reorder writes weights_
+  dnnl::reorder(source, packed).execute(cpu_stream(), source, packed);
   if (has_bias_) {
     bias_ = make_f32_vector(bias, shape_.out_channels);
   }
@@ -56,7 +57,7 @@ PackedInt8Conv::Prepared PackedInt8Conv::prepared_for(int64_t t_in) const {
   if (prepared_.size() >= kMaxCachedShapes) prepared_.clear();
   // The layout oneDNN prefers can depend on the length; reorder once if so.
   auto pd = make_pd(t_in);
-  dnnl::memory weights = weights_in_layout(weights_, pd.weights_desc());
+  dnnl::memory weights = weights_in_layout(weights_.get(), pd.weights_desc());
   return prepared_.emplace(t_in, Prepared{dnnl::convolution_forward(pd), weights}).first->second;
 }
 

@@ -13,6 +13,8 @@
 
 #include <oneapi/dnnl/dnnl.hpp>
 
+#include "kernels/weight_memory.h"
+
 #include "kernels/packed_conv1d.h"
 
 namespace quasr::kernels::int8_detail {
@@ -42,7 +44,7 @@ class PackedInt8Conv {
   dnnl::memory::data_type dst_type_;
   dnnl::primitive_attr attr_;
   bool has_bias_;
-  dnnl::memory weights_;
+  WeightMemory weights_;
   dnnl::memory bias_;
   mutable std::mutex mutex_;
   mutable std::map<int64_t, Prepared> prepared_;

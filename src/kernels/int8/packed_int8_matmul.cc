@@ -45,11 +45,12 @@ PackedInt8Matmul::PackedInt8Matmul(const int8_t* weight_nk, int64_t n, int64_t k
     : n_(n), k_(k), dst_type_(dst_type), attr_(attr), has_bias_(bias != nullptr) {
   auto& engine = cpu_engine();
   auto pd = make_pd(kPackingRows, k, n);
-  weights_ = dnnl::memory(pd.weights_desc(), engine);
+  weights_ = WeightMemory(pd.weights_desc());
   // [n, k] row-major is the [k, n] matrix with strides {1, k}.
   dnnl::memory::desc plain({k, n}, dt::s8, dnnl::memory::dims{1, k});
   dnnl::memory source(plain, engine, const_cast<int8_t*>(weight_nk));
-  dnnl::reorder(source, weights_).execute(cpu_stream(), source, weights_);
+  dnnl::memory packed = weights_.get();  // a handle: the reorder writes weights_
+  dnnl::reorder(source, packed).execute(cpu_stream(), source, packed);
   if (has_bias_) {
     bias_ = dnnl::memory({{1, n}, dt::f32, tag::ab}, engine);
     std::memcpy(bias_.get_data_handle(), bias, sizeof(float) * n);
@@ -80,11 +81,11 @@ PackedInt8Matmul::Prepared PackedInt8Matmul::prepared_for(int64_t m, int64_t q_s
   // Bounded: a corpus of many lengths must not grow the cache without limit.
   if (prepared_.size() >= kMaxCachedShapes) prepared_.clear();
   auto pd = make_pd(m, q_stride, y_stride);
-  dnnl::memory weights = weights_;
-  if (pd.weights_desc() != weights_.get_desc()) {
+  dnnl::memory weights = weights_.get();
+  if (pd.weights_desc() != weights.get_desc()) {
     // Rare (tiny m on some ISAs): this shape wants another layout.
     weights = dnnl::memory(pd.weights_desc(), cpu_engine());
-    dnnl::memory packed = weights_;
+    dnnl::memory packed = weights_.get();
     dnnl::reorder(packed, weights).execute(cpu_stream(), packed, weights);
     cpu_stream().wait();
   }

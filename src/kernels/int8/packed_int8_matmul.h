@@ -11,6 +11,7 @@
 #include <oneapi/dnnl/dnnl.hpp>
 
 #include "core/cpu_features.h"
+#include "kernels/weight_memory.h"
 #include "quant/quant_math.h"
 
 namespace quasr::kernels::int8_detail {
@@ -51,7 +52,7 @@ class PackedInt8Matmul {
   dnnl::memory::data_type dst_type_;
   dnnl::primitive_attr attr_;
   bool has_bias_;
-  dnnl::memory weights_;
+  WeightMemory weights_;
   dnnl::memory bias_;
   mutable std::mutex mutex_;
   mutable std::map<Key, Prepared> prepared_;
