@@ -203,6 +203,10 @@ bool bf16_attention_available() {
 Bf16AttentionInput::Bf16AttentionInput(int64_t frames, int64_t heads, int64_t head_dim,
                                        AlignedBuffer& scratch)
     : frames_(frames), heads_(heads), head_dim_(head_dim), block_(std::min(kQueryBlock, frames)) {
+  if (AmxAttentionInput::available() && AmxAttentionInput::supports(head_dim)) {
+    amx_.emplace(frames, heads, head_dim, scratch);
+    return;
+  }
   const int64_t per_copy = heads * frames * head_dim;  // bf16 elements of Q, K or V
   scratch.reserve(static_cast<size_t>((3 * per_copy + 1) / 2));
   q_blocks_ = reinterpret_cast<uint16_t*>(scratch.data());
@@ -212,6 +216,7 @@ Bf16AttentionInput::Bf16AttentionInput(int64_t frames, int64_t heads, int64_t he
 
 void Bf16AttentionInput::write_frame(int64_t t, const float* q, const float* k,
                                      const float* v) const {
+  if (amx_) return amx_->write_frame(t, q, k, v);
   // q in query blocks, k and v whole (one block of all frames).
   frame_to_bf16_blocks(q, t, frames_, block_, heads_, head_dim_, q_blocks_);
   frame_to_bf16_blocks(k, t, frames_, frames_, heads_, head_dim_, k_heads_);
@@ -220,6 +225,7 @@ void Bf16AttentionInput::write_frame(int64_t t, const float* q, const float* k,
 
 void Bf16AttentionInput::attend(int64_t valid_frames, float scale, float* out,
                                 int64_t ld_out) const {
+  if (amx_) return amx_->attend(valid_frames, scale, out, ld_out);
   if (frames_ == 0) return;
   const int64_t keys = frames_, heads = heads_, head_dim = head_dim_, block = block_;
   const int64_t valid = valid_keys(valid_frames, frames_);

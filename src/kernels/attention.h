@@ -12,8 +12,10 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 
 #include "core/tensor.h"
+#include "kernels/attention_amx.h"
 
 namespace quasr::kernels {
 
@@ -28,6 +30,8 @@ bool bf16_attention_available();
 // The bf16 path with Q, K and V written into its layout by their producer,
 // a frame at a time (a projection's epilogue, while the row is in cache),
 // instead of by a conversion pass. Only where bf16_attention_available().
+// Runs on quasr's own AMX kernel (kernels/attention_amx.h) where the CPU has
+// AMX and head_dim suits it, else on oneDNN's matmuls.
 class Bf16AttentionInput {
  public:
   // Lays the bf16 copies out in scratch (grown on demand, kept by the caller).
@@ -40,9 +44,10 @@ class Bf16AttentionInput {
 
  private:
   int64_t frames_, heads_, head_dim_, block_;
-  uint16_t* q_blocks_;
-  uint16_t* k_heads_;
-  uint16_t* v_heads_;
+  std::optional<AmxAttentionInput> amx_;
+  uint16_t* q_blocks_ = nullptr;
+  uint16_t* k_heads_ = nullptr;
+  uint16_t* v_heads_ = nullptr;
 };
 
 void self_attention(const float* q, const float* k, const float* v, int64_t ld, int64_t frames,

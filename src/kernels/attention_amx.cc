@@ -1,0 +1,338 @@
+#include "kernels/attention_amx.h"
+
+#include <cpuid.h>
+#include <immintrin.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+// GCC 12's AVX-512 headers build some intrinsics from an undefined vector.
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdlib>
+#include <cstring>
+
+#include "core/cpu_features.h"
+#include "kernels/vector_math_avx512.h"
+
+namespace quasr::kernels {
+namespace {
+
+constexpr int64_t kTile = 16;         // rows of every tile; keys per score tile
+constexpr int64_t kKeyBlock = 32;     // keys per probability tile (bf16 pairs)
+constexpr int64_t kTilesPerTask = 4;  // query tiles one task runs for its head
+
+// Linux hands out AMX tile state only on request (arch_prctl, per process).
+bool tile_data_granted() {
+  constexpr int kArchReqXcompPerm = 0x1023, kXfeatureXtiledata = 18;
+  return syscall(SYS_arch_prctl, kArchReqXcompPerm, kXfeatureXtiledata) == 0;
+}
+
+bool cpu_has_amx_bf16() {
+  unsigned a = 0, b = 0, c = 0, d = 0;
+  if (!__get_cpuid_count(7, 0, &a, &b, &c, &d)) return false;
+  const bool amx_bf16 = d & (1u << 22), amx_tile = d & (1u << 24);
+  return amx_bf16 && amx_tile && __builtin_cpu_supports("avx512bf16");
+}
+
+// Palette 1, tiles 0-7 all 16 rows x 64 bytes.
+struct alignas(64) TileConfig {
+  uint8_t palette = 1;
+  uint8_t start_row = 0;
+  uint8_t reserved[14] = {};
+  uint16_t bytes_per_row[16] = {};
+  uint8_t rows[16] = {};
+  TileConfig() {
+    for (int t = 0; t < 8; ++t) {
+      bytes_per_row[t] = 64;
+      rows[t] = kTile;
+    }
+  }
+};
+
+int64_t round_up(int64_t x, int64_t to) {
+  return (x + to - 1) / to * to;
+}
+
+struct Geometry {
+  int64_t heads, head_dim, query_rows, key_rows;
+  // First dword of K's tile (head, 16-key tile kt, 32-dim half).
+  int64_t k_tile(int64_t h, int64_t kt, int64_t half) const {
+    return ((h * (key_rows / kTile) + kt) * (head_dim / 32) + half) * kTile * kTile;
+  }
+  // First bf16 of V's tile (head, 32-key block kb, 16-dim tile dt).
+  int64_t v_tile(int64_t h, int64_t kb, int64_t dt) const {
+    return ((h * (key_rows / kKeyBlock) + kb) * (head_dim / 16) + dt) * kTile * 32;
+  }
+};
+
+// Per-thread buffers of a pair of query tiles. Rows of scores and
+// probabilities are padded by a cache line: with a power-of-two stride the
+// 16 rows of a tile would share two L1 sets.
+struct TileBuffers {
+  AlignedBuffer scores;         // [2][16][keys + 16] f32
+  AlignedBuffer probabilities;  // [2][16][keys + 32] bf16
+  AlignedBuffer context;        // [2][16][head_dim] f32
+};
+
+struct TilePair {
+  bool second;                               // the pair has a second tile
+  int64_t keys;                              // keys scored: valid rounded up to 32
+  int64_t score_stride, probability_stride;  // elements
+};
+
+// Scores of one or two 16-query tiles (a: tiles 0, 1 = dims 0-31, 32-63;
+// b: tiles 6, 7) against keys [0, keys), each K tile loaded once for both.
+__attribute__((target("amx-tile,amx-bf16"))) void score_tiles(const uint16_t* q, const uint32_t* k,
+                                                              const Geometry& g, int64_t h,
+                                                              const TilePair& pair, float* scores) {
+  const int64_t q_stride = g.head_dim * 2, s_stride = pair.score_stride * 4;
+  const bool wide = g.head_dim == 64;
+  const uint16_t* q_b = q + kTile * g.head_dim;
+  float* scores_b = scores + kTile * pair.score_stride;
+  _tile_loadd(0, q, q_stride);
+  if (wide) _tile_loadd(1, q + 32, q_stride);
+  if (pair.second) {
+    _tile_loadd(6, q_b, q_stride);
+    if (wide) _tile_loadd(7, q_b + 32, q_stride);
+  }
+  for (int64_t kt = 0; kt < pair.keys / kTile; ++kt) {
+    _tile_zero(4);
+    _tile_zero(5);
+    _tile_loadd(2, k + g.k_tile(h, kt, 0), 64);
+    _tile_dpbf16ps(4, 0, 2);
+    if (pair.second) _tile_dpbf16ps(5, 6, 2);
+    if (wide) {
+      _tile_loadd(3, k + g.k_tile(h, kt, 1), 64);
+      _tile_dpbf16ps(4, 1, 3);
+      if (pair.second) _tile_dpbf16ps(5, 7, 3);
+    }
+    _tile_stored(4, scores + kt * kTile, s_stride);
+    if (pair.second) _tile_stored(5, scores_b + kt * kTile, s_stride);
+  }
+}
+
+// Softmax numerators of each score row over keys [0, valid) at bf16
+// precision into probabilities (zero up to keys), 1 / Σ into inv_sums.
+__attribute__((target("avx512f,avx512bw,avx512vl,fma,avx512bf16"))) void exp_rows(
+    const float* scores, int64_t rows, int64_t valid, const TilePair& pair, float scale,
+    uint16_t* probabilities, float* inv_sums) {
+  for (int64_t r = 0; r < rows; ++r) {
+    const float* row = scores + r * pair.score_stride;
+    uint16_t* out = probabilities + r * pair.probability_stride;
+    __m512 top = _mm512_set1_ps(-INFINITY);
+    for (int64_t c = 0; c < valid; c += 16)
+      top = _mm512_mask_max_ps(top, avx512::tail_mask(valid - c), top, _mm512_loadu_ps(row + c));
+    const __m512 offset = _mm512_set1_ps(_mm512_reduce_max_ps(top) * scale);
+    const __m512 scales = _mm512_set1_ps(scale);
+    __m512 totals[2] = {_mm512_setzero_ps(), _mm512_setzero_ps()};
+    for (int64_t c = 0; c < pair.keys; c += 16) {
+      const __mmask16 m = avx512::tail_mask(std::max<int64_t>(0, valid - c));
+      const __m512 e = _mm512_maskz_mov_ps(m, avx512::exp_nonpositive_coarse(_mm512_fmsub_ps(
+                                                  _mm512_loadu_ps(row + c), scales, offset)));
+      totals[(c >> 4) & 1] = _mm512_add_ps(totals[(c >> 4) & 1], e);
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + c), avx512::to_bf16_native(e));
+    }
+    inv_sums[r] = 1.0f / _mm512_reduce_add_ps(_mm512_add_ps(totals[0], totals[1]));
+  }
+}
+
+// One 16-dim pair (dt, dt + 1) of the context of one or two query tiles:
+// probabilities (tiles 0, 1) x V, accumulators 4, 5 (a) and 6, 7 (b).
+__attribute__((target("amx-tile,amx-bf16"))) void context_dims(const uint16_t* probabilities,
+                                                               const uint16_t* v, const Geometry& g,
+                                                               int64_t h, const TilePair& pair,
+                                                               int64_t dt, float* context) {
+  const int64_t p_stride = pair.probability_stride * 2, c_stride = g.head_dim * 4;
+  const uint16_t* probabilities_b = probabilities + kTile * pair.probability_stride;
+  _tile_zero(4);
+  _tile_zero(5);
+  _tile_zero(6);
+  _tile_zero(7);
+  for (int64_t kb = 0; kb < pair.keys / kKeyBlock; ++kb) {
+    _tile_loadd(0, probabilities + kb * kKeyBlock, p_stride);
+    if (pair.second) _tile_loadd(1, probabilities_b + kb * kKeyBlock, p_stride);
+    _tile_loadd(2, v + g.v_tile(h, kb, dt), 64);
+    _tile_loadd(3, v + g.v_tile(h, kb, dt + 1), 64);
+    _tile_dpbf16ps(4, 0, 2);
+    _tile_dpbf16ps(5, 0, 3);
+    if (pair.second) {
+      _tile_dpbf16ps(6, 1, 2);
+      _tile_dpbf16ps(7, 1, 3);
+    }
+  }
+  float* context_b = context + kTile * g.head_dim;
+  _tile_stored(4, context + dt * 16, c_stride);
+  _tile_stored(5, context + dt * 16 + 16, c_stride);
+  if (pair.second) {
+    _tile_stored(6, context_b + dt * 16, c_stride);
+    _tile_stored(7, context_b + dt * 16 + 16, c_stride);
+  }
+}
+
+__attribute__((target("avx512f"))) void normalise_into(const float* context, const float* inv_sums,
+                                                       int64_t rows, int64_t head_dim, float* out,
+                                                       int64_t ld_out) {
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t d = 0; d < head_dim; d += 16)
+      _mm512_storeu_ps(
+          out + r * ld_out + d,
+          _mm512_mul_ps(_mm512_set1_ps(inv_sums[r]), _mm512_loadu_ps(context + r * head_dim + d)));
+}
+
+// Query tiles [first, last) of head h, two at a time.
+void attend_tiles(const uint16_t* q, const uint32_t* k, const uint16_t* v, const Geometry& g,
+                  int64_t h, int64_t first, int64_t last, int64_t frames, int64_t valid,
+                  float scale, float* out, int64_t ld_out) {
+  thread_local TileBuffers buffers;
+  TilePair pair{false, round_up(valid, kKeyBlock), 0, 0};  // later keys need no work
+  pair.score_stride = g.key_rows + 16;
+  pair.probability_stride = g.key_rows + 32;
+  buffers.scores.reserve(static_cast<size_t>(2 * kTile * pair.score_stride));
+  buffers.probabilities.reserve(static_cast<size_t>(kTile * pair.probability_stride));
+  buffers.context.reserve(static_cast<size_t>(2 * kTile * 64));
+  auto* probabilities = reinterpret_cast<uint16_t*>(buffers.probabilities.data());
+  float inv_sums[2 * kTile];
+  for (int64_t tile = first; tile < last; tile += 2) {
+    pair.second = tile + 1 < last;
+    const int64_t row0 = tile * kTile;
+    const int64_t rows = std::min((pair.second ? 2 : 1) * kTile, frames - row0);
+    score_tiles(q + (h * g.query_rows + row0) * g.head_dim, k, g, h, pair, buffers.scores.data());
+    exp_rows(buffers.scores.data(), pair.second ? 2 * kTile : kTile, valid, pair, scale,
+             probabilities, inv_sums);
+    for (int64_t dt = 0; dt < g.head_dim / 16; dt += 2)
+      context_dims(probabilities, v, g, h, pair, dt, buffers.context.data());
+    normalise_into(buffers.context.data(), inv_sums, rows, g.head_dim,
+                   out + row0 * ld_out + h * g.head_dim, ld_out);
+  }
+}
+
+// Rows r[0..15] of 16 dwords -> their transpose, in place.
+__attribute__((target("avx512f"))) void transpose_16x16(__m512i r[16]) {
+  __m512i t[16];
+  for (int i = 0; i < 8; ++i) {
+    t[2 * i] = _mm512_unpacklo_epi32(r[2 * i], r[2 * i + 1]);
+    t[2 * i + 1] = _mm512_unpackhi_epi32(r[2 * i], r[2 * i + 1]);
+  }
+  // Now r[4g + j], 128-bit lane L, holds column 4L + j of rows 4g..4g+3.
+  for (int g = 0; g < 4; ++g) {
+    r[4 * g] = _mm512_unpacklo_epi64(t[4 * g], t[4 * g + 2]);
+    r[4 * g + 1] = _mm512_unpackhi_epi64(t[4 * g], t[4 * g + 2]);
+    r[4 * g + 2] = _mm512_unpacklo_epi64(t[4 * g + 1], t[4 * g + 3]);
+    r[4 * g + 3] = _mm512_unpackhi_epi64(t[4 * g + 1], t[4 * g + 3]);
+  }
+  for (int j = 0; j < 4; ++j) {
+    const __m512i even_lo = _mm512_shuffle_i32x4(r[j], r[4 + j], 0x88);
+    const __m512i even_hi = _mm512_shuffle_i32x4(r[8 + j], r[12 + j], 0x88);
+    const __m512i odd_lo = _mm512_shuffle_i32x4(r[j], r[4 + j], 0xDD);
+    const __m512i odd_hi = _mm512_shuffle_i32x4(r[8 + j], r[12 + j], 0xDD);
+    t[j] = _mm512_shuffle_i32x4(even_lo, even_hi, 0x88);      // lane 0: column j
+    t[8 + j] = _mm512_shuffle_i32x4(even_lo, even_hi, 0xDD);  // lane 2: column 8 + j
+    t[4 + j] = _mm512_shuffle_i32x4(odd_lo, odd_hi, 0x88);    // lane 1: column 4 + j
+    t[12 + j] = _mm512_shuffle_i32x4(odd_lo, odd_hi, 0xDD);   // lane 3: column 12 + j
+  }
+  for (int i = 0; i < 16; ++i) r[i] = t[i];
+}
+
+// 16 keys x one 32-dim half of K rows -> the B tile of their scores.
+__attribute__((target("avx512f"))) void key_tile(const uint16_t* k_rows, int64_t head_dim,
+                                                 uint32_t* tile) {
+  __m512i r[16];
+  for (int n = 0; n < 16; ++n) r[n] = _mm512_loadu_si512(k_rows + n * head_dim);
+  transpose_16x16(r);
+  for (int i = 0; i < 16; ++i) _mm512_storeu_si512(tile + i * 16, r[i]);
+}
+
+__attribute__((target("amx-tile"))) void load_tile_config(const TileConfig& config) {
+  _tile_loadconfig(&config);
+}
+
+__attribute__((target("amx-tile"))) void release_tiles() {
+  _tile_release();
+}
+
+}  // namespace
+
+bool AmxAttentionInput::available() {
+  static const bool usable = [] {
+    const char* setting = std::getenv("QUASR_AMX");
+    if (setting && std::strcmp(setting, "0") == 0) return false;
+    return isa_level() >= IsaLevel::kAvx512 && cpu_has_amx_bf16() && tile_data_granted();
+  }();
+  return usable;
+}
+
+AmxAttentionInput::AmxAttentionInput(int64_t frames, int64_t heads, int64_t head_dim,
+                                     AlignedBuffer& scratch)
+    : frames_(frames),
+      heads_(heads),
+      head_dim_(head_dim),
+      query_rows_(round_up(frames, kTile)),
+      key_rows_(round_up(frames, kKeyBlock)) {
+  const int64_t q_count = heads * query_rows_ * head_dim, kv_count = heads * key_rows_ * head_dim;
+  scratch.reserve(static_cast<size_t>((q_count + 3 * kv_count + 1) / 2));
+  q_ = reinterpret_cast<uint16_t*>(scratch.data());
+  k_rows_ = q_ + q_count;
+  k_ = reinterpret_cast<uint32_t*>(k_rows_ + kv_count);
+  v_ = k_rows_ + 2 * kv_count;
+  // Padding keys get probability 0, but 0 x NaN is NaN: their V must be finite.
+  const Geometry g{heads, head_dim, query_rows_, key_rows_};
+  if (frames % kKeyBlock == 0) return;
+  for (int64_t h = 0; h < heads; ++h)
+    std::memset(v_ + g.v_tile(h, key_rows_ / kKeyBlock - 1, 0), 0,
+                sizeof(uint16_t) * kKeyBlock * head_dim);
+}
+
+__attribute__((target("avx512f,avx512bw,avx512vl,avx512bf16"))) void AmxAttentionInput::write_frame(
+    int64_t t, const float* q, const float* k, const float* v) const {
+  const Geometry g{heads_, head_dim_, query_rows_, key_rows_};
+  const int64_t pair = t % kKeyBlock / 2, odd = t % 2;
+  for (int64_t h = 0; h < heads_; ++h) {
+    const int64_t d0 = h * head_dim_;
+    avx512::to_bf16_n(q + d0, head_dim_, q_ + (h * query_rows_ + t) * head_dim_);
+    avx512::to_bf16_n(k + d0, head_dim_, k_rows_ + (h * key_rows_ + t) * head_dim_);
+    // V: this key's half of each (key pair, dim) dword.
+    for (int64_t dt = 0; dt < head_dim_ / 16; ++dt) {
+      __m512i words =
+          _mm512_cvtepu16_epi32(avx512::to_bf16_native(_mm512_loadu_ps(v + d0 + dt * 16)));
+      if (odd) words = _mm512_slli_epi32(words, 16);
+      _mm512_mask_storeu_epi16(v_ + g.v_tile(h, t / kKeyBlock, dt) + pair * 32,
+                               odd ? 0xAAAAAAAAu : 0x55555555u, words);
+    }
+  }
+}
+
+void AmxAttentionInput::attend(int64_t valid_frames, float scale, float* out,
+                               int64_t ld_out) const {
+  if (frames_ == 0) return;
+  const Geometry g{heads_, head_dim_, query_rows_, key_rows_};
+  const int64_t valid = std::max<int64_t>(1, std::min(valid_frames, frames_));
+  const int64_t tiles = query_rows_ / kTile;
+  const int64_t chunks = (tiles + kTilesPerTask - 1) / kTilesPerTask;
+  const TileConfig config;
+  // Only the key tiles that hold valid keys are scored.
+  const int64_t key_tiles = round_up(valid, kKeyBlock) / kTile, halves = head_dim_ / 32;
+#pragma omp parallel
+  {
+#pragma omp for schedule(static)
+    for (int64_t item = 0; item < heads_ * key_tiles; ++item) {
+      const int64_t h = item / key_tiles, kt = item % key_tiles;
+      for (int64_t half = 0; half < halves; ++half)
+        key_tile(k_rows_ + (h * key_rows_ + kt * kTile) * head_dim_ + half * 32, head_dim_,
+                 k_ + g.k_tile(h, kt, half));
+    }
+    load_tile_config(config);
+    // Round-robin (head, query chunk) tasks: the same split on every run.
+#pragma omp for schedule(static, 1)
+    for (int64_t task = 0; task < heads_ * chunks; ++task) {
+      const int64_t h = task % heads_, first = task / heads_ * kTilesPerTask;
+      attend_tiles(q_, k_, v_, g, h, first, std::min(tiles, first + kTilesPerTask), frames_, valid,
+                   scale, out, ld_out);
+    }
+    release_tiles();
+  }
+}
+
+}  // namespace quasr::kernels
