@@ -25,4 +25,13 @@ class RowSink {
   void (*call_)(const void*, int64_t, float*) = nullptr;
 };
 
+// Hands rows [0, m) of y to row_done after the fact, in parallel: for
+// kernels that finish no row before the end (reference paths, oneDNN's
+// convolutions).
+inline void hand_rows(RowSink row_done, float* y, int64_t m, int64_t y_row_stride) {
+  if (!row_done) return;
+#pragma omp parallel for schedule(static)
+  for (int64_t i = 0; i < m; ++i) row_done(i, y + i * y_row_stride);
+}
+
 }  // namespace quasr::kernels

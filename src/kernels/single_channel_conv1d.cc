@@ -66,8 +66,8 @@ SingleChannelConv1d::SingleChannelConv1d(int64_t out_channels, int64_t kernel, i
   vectorised_ = isa_level() >= IsaLevel::kAvx512 && out_channels % kChannelTile == 0;
 }
 
-void SingleChannelConv1d::run_frames(const float* x, int64_t first, int64_t frames,
-                                     float* y) const {
+void SingleChannelConv1d::run_frames(const float* x, int64_t first, int64_t frames, float* y,
+                                     RowSink row_done) const {
   const float* scale = scale_.empty() ? nullptr : scale_.data();
   const float* bias = bias_.empty() ? nullptr : bias_.data();
   const int64_t channels = out_channels_;
@@ -78,9 +78,11 @@ void SingleChannelConv1d::run_frames(const float* x, int64_t first, int64_t fram
       float* rows = y + (first + f) * channels;
       for (int64_t c0 = 0; c0 < channels; c0 += kChannelTile)
         tile_avx512(window, stride_, kernel_, weight_kc_.data(), channels, c0, n, rows + c0);
-      for (int64_t r = 0; r < n; ++r)
+      for (int64_t r = 0; r < n; ++r) {
         epilogue_avx512(rows + r * channels, channels, scale, bias,
                         activation_ == Activation::kGelu);
+        if (row_done) row_done(first + f + r, rows + r * channels);
+      }
     }
     return;
   }
@@ -100,16 +102,17 @@ void SingleChannelConv1d::run_frames(const float* x, int64_t first, int64_t fram
         v = static_cast<float>(0.5 * v * std::erfc(-v * M_SQRT1_2));
       row[c] = v;
     }
+    if (row_done) row_done(t, row);
   }
 }
 
-void SingleChannelConv1d::run(const float* x, int64_t t_in, float* y) const {
+void SingleChannelConv1d::run(const float* x, int64_t t_in, float* y, RowSink row_done) const {
   const int64_t t_out = output_length(t_in);
   const int64_t tasks = (t_out + kFramesPerTask - 1) / kFramesPerTask;
 #pragma omp parallel for schedule(static) if (tasks > 1)
   for (int64_t task = 0; task < tasks; ++task) {
     const int64_t first = task * kFramesPerTask;
-    run_frames(x, first, std::min(kFramesPerTask, t_out - first), y);
+    run_frames(x, first, std::min(kFramesPerTask, t_out - first), y, row_done);
   }
 }
 

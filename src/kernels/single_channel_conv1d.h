@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "kernels/packed_matmul.h"
+#include "kernels/row_sink.h"
 
 namespace quasr::kernels {
 
@@ -28,14 +29,15 @@ class SingleChannelConv1d {
   SingleChannelConv1d(int64_t out_channels, int64_t kernel, int64_t stride, const float* weight,
                       const float* scale, const float* bias, Activation activation);
 
-  // x: [t_in] samples; y: [output_length(t_in), out_channels].
-  void run(const float* x, int64_t t_in, float* y) const;
+  // x: [t_in] samples; y: [output_length(t_in), out_channels]. row_done
+  // (optional) gets each finished frame while it is in cache.
+  void run(const float* x, int64_t t_in, float* y, RowSink row_done = {}) const;
   int64_t output_length(int64_t t_in) const {
     return t_in < kernel_ ? 0 : (t_in - kernel_) / stride_ + 1;
   }
 
  private:
-  void run_frames(const float* x, int64_t first, int64_t frames, float* y) const;
+  void run_frames(const float* x, int64_t first, int64_t frames, float* y, RowSink row_done) const;
 
   int64_t out_channels_, kernel_, stride_;
   Activation activation_;

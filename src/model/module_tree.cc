@@ -126,6 +126,11 @@ class F32SingleChannelConv : public Conv1dBackend {
       : kernel_(shape.out_channels, shape.kernel, shape.stride, weight, nullptr, bias, activation) {
   }
   void run(const float* x, int64_t t_in, float* y) const override { kernel_.run(x, t_in, y); }
+  bool run_handing_rows(const float* x, int64_t t_in, float* y,
+                        kernels::RowSink row_done) const override {
+    kernel_.run(x, t_in, y, row_done);
+    return true;
+  }
 
  private:
   kernels::SingleChannelConv1d kernel_;

@@ -16,6 +16,7 @@
 #include "io/raw_tensor.h"
 #include "kernels/packed_conv1d.h"
 #include "kernels/packed_matmul.h"
+#include "kernels/row_sink.h"
 
 namespace quasr::kernels {
 class DynamicInt8Linear;
@@ -117,6 +118,12 @@ class Conv1dBackend {
  public:
   virtual ~Conv1dBackend() = default;
   virtual void run(const float* x, int64_t t_in, float* y) const = 0;
+  // run() handing each finished output frame to row_done while it is in
+  // cache; false where the kernel cannot (nothing ran then).
+  virtual bool run_handing_rows(const float* /*x*/, int64_t /*t_in*/, float* /*y*/,
+                                kernels::RowSink /*row_done*/) const {
+    return false;
+  }
   // The kernel, where it is static int8; else null.
   virtual const kernels::StaticInt8Conv1d* static_int8() const { return nullptr; }
 };
@@ -194,9 +201,11 @@ class Conv1dLeaf : public Leaf {
   Conv1dLeaf(std::string name, const kernels::Conv1dShape& shape, Shape weight_shape,
              kernels::Activation activation)
       : Leaf(std::move(name), "Conv1d", std::move(weight_shape), activation), shape_(shape) {}
-  void forward(const float* x, int64_t t_in, float* y) const {
+  void forward(const float* x, int64_t t_in, float* y, kernels::RowSink row_done = {}) const {
     observe(x, t_in * shape_.in_channels);
+    if (row_done && backend_->run_handing_rows(x, t_in, y, row_done)) return;
     backend_->run(x, t_in, y);
+    kernels::hand_rows(row_done, y, shape_.output_length(t_in), shape_.out_channels);
   }
   void set_backend(std::unique_ptr<Conv1dBackend> backend, std::string scheme) {
     backend_ = std::move(backend);
@@ -261,7 +270,9 @@ class Conv1d {
   // `weight`/`bias` are already read (the positional conv derives its weight).
   Conv1d(const BuildContext& ctx, const std::string& path, const kernels::Conv1dShape& shape,
          std::vector<float> weight, std::vector<float> bias, kernels::Activation activation);
-  void forward(const float* x, int64_t t_in, float* y) const { leaf_->forward(x, t_in, y); }
+  void forward(const float* x, int64_t t_in, float* y, kernels::RowSink row_done = {}) const {
+    leaf_->forward(x, t_in, y, row_done);
+  }
   const kernels::Conv1dShape& shape() const { return leaf_->shape(); }
   // Null unless the backend is static int8 and no calibration observer
   // watches the input.

@@ -40,6 +40,11 @@ class StaticConvBackend : public KernelBackend<Conv1dBackend, kernels::StaticInt
  public:
   using KernelBackend::KernelBackend;
   const kernels::StaticInt8Conv1d* static_int8() const override { return kernel_.get(); }
+  bool run_handing_rows(const float* x, int64_t t_in, float* y,
+                        kernels::RowSink row_done) const override {
+    kernel_->run(x, t_in, y, row_done);
+    return true;
+  }
 };
 
 kernels::Int8Weights borrow(const QuantizedWeights& weights) {

@@ -85,6 +85,11 @@ void ConvLayer::forward(const Tensor& x, const uint8_t* x_u8, Tensor& y,
     quantized_input()->run_quantized(x_u8, t_in, out, finish_frame);
     return;
   }
+  if (norm_ != Norm::kGroup && (norm_ == Norm::kLayer || consumer)) {
+    // Each frame finished by the conv's own epilogue, in cache.
+    conv_->forward(x.data(), t_in, out, finish_frame);
+    return;
+  }
   conv_->forward(x.data(), t_in, out);
   if (norm_ == Norm::kGroup) {
     // Its statistics span all frames (a pass of their own); the affine map
@@ -94,9 +99,6 @@ void ConvLayer::forward(const Tensor& x, const uint8_t* x_u8, Tensor& y,
                                       kExtractorNormEps, then);
     return;
   }
-  if (norm_ != Norm::kLayer && !consumer) return;
-#pragma omp parallel for schedule(static)
-  for (int64_t t = 0; t < frames; ++t) finish_frame(t, out + t * channels);
 }
 
 namespace {

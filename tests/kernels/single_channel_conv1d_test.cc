@@ -47,5 +47,36 @@ TEST(SingleChannelConv1d, MatchesDoubleReference) {
   }
 }
 
+// Every output frame reaches row_done once, finished (GELU applied), and
+// what the sink writes into the row is what stays in y.
+TEST(SingleChannelConv1d, HandsEachFinishedFrameToTheSink) {
+  for (int64_t channels : {128, 40}) {  // vector and scalar paths
+    const int64_t kernel = 10, stride = 5, t_in = 20003;
+    std::vector<float> w = testing::random_vector(channels * kernel, 3, -0.5f, 0.5f);
+    std::vector<float> bias = testing::random_vector(channels, 4);
+    SingleChannelConv1d conv(channels, kernel, stride, w.data(), nullptr, bias.data(),
+                             Activation::kGelu);
+    std::vector<float> x = testing::random_vector(t_in, 5, -1.0f, 1.0f);
+    const int64_t t_out = conv.output_length(t_in);
+    std::vector<float> plain(static_cast<size_t>(t_out * channels)), sunk(plain.size());
+    conv.run(x.data(), t_in, plain.data());
+    std::vector<int> seen(static_cast<size_t>(t_out), 0);
+    std::vector<float> first_value(static_cast<size_t>(t_out));
+    auto sink = [&](int64_t t, float* row) {
+      ++seen[static_cast<size_t>(t)];
+      first_value[static_cast<size_t>(t)] = row[0];
+      row[1] = -1.0f;  // a sink's in-place change stays
+    };
+    conv.run(x.data(), t_in, sunk.data(), RowSink(sink));
+    for (int64_t t = 0; t < t_out; ++t) {
+      ASSERT_EQ(seen[t], 1) << "frame " << t;
+      ASSERT_EQ(first_value[t], plain[t * channels]) << "frame " << t;
+      ASSERT_EQ(sunk[t * channels + 1], -1.0f);
+      for (int64_t c = 2; c < channels; ++c)
+        ASSERT_EQ(sunk[t * channels + c], plain[t * channels + c]);
+    }
+  }
+}
+
 }  // namespace
 }  // namespace quasr::kernels

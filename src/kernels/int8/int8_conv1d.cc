@@ -151,13 +151,14 @@ std::string StaticInt8Conv1d::implementation(int64_t t_in) const {
   return conv_ ? conv_->implementation(t_in + 2 * shape_.padding) : "ref";
 }
 
-void StaticInt8Conv1d::run(const float* x, int64_t t_in, float* y) const {
+void StaticInt8Conv1d::run(const float* x, int64_t t_in, float* y, RowSink row_done) const {
   const Conv1dShape& s = shape_;
-  if (s.output_length(t_in) == 0) return;
+  const int64_t t_out = s.output_length(t_in);
+  if (t_out == 0) return;
   if (reference_weights_) {
     int8_ref::static_conv1d(x, t_in, s, input_, range_, *reference_weights_,
                             bias_.empty() ? nullptr : bias_.data(), activation_, y);
-    return;
+    return hand_rows(row_done, y, t_out, s.out_channels);
   }
   const int64_t t_padded = t_in + 2 * s.padding;
   uint8_t* q = int8_detail::grow(int8_detail::thread_scratch().q, t_padded * s.in_channels);
@@ -167,15 +168,18 @@ void StaticInt8Conv1d::run(const float* x, int64_t t_in, float* y) const {
     float* values = int8_detail::grow(centred, t_padded);
     for (int64_t i = 0; i < t_padded; ++i)
       values[i] = static_cast<float>(static_cast<int32_t>(q[i]) - input_.zero_point);
-    single_channel_->run(values, t_padded, y);
+    single_channel_->run(values, t_padded, y, row_done);
     return;
   }
   if (!grouped_) {
     conv_->run(q, t_padded, y);
-    return;
+    return hand_rows(row_done, y, t_out, s.out_channels);
   }
   const float* bias = bias_.empty() ? nullptr : bias_.data();
-  grouped_->run(q, t_padded, epilogue_row(input_, w_scales_, w_sums_, bias, activation_), isa_, y);
+  const bool whole_rows = s.groups == 1;  // only then does the epilogue finish frames
+  grouped_->run(q, t_padded, epilogue_row(input_, w_scales_, w_sums_, bias, activation_), isa_, y,
+                whole_rows ? row_done : RowSink());
+  if (!whole_rows) hand_rows(row_done, y, t_out, s.out_channels);
 }
 
 bool StaticInt8Conv1d::takes_quantized_rows() const {

@@ -53,8 +53,9 @@ class StaticInt8Conv1d {
                    quant::QuantRange range = quant::u8_range(false));
   ~StaticInt8Conv1d();
 
-  // y must hold shape().output_length(t_in) * out_channels floats.
-  void run(const float* x, int64_t t_in, float* y) const;
+  // y must hold shape().output_length(t_in) * out_channels floats. row_done
+  // (optional) sees each output frame once it is finished.
+  void run(const float* x, int64_t t_in, float* y, RowSink row_done = {}) const;
 
   // Whether run_quantized can be used: one group, no padding, not the
   // waveform conv, not the reference ISA (the extractor's 512 -> 512 convs).

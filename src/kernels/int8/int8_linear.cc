@@ -39,12 +39,6 @@ void for_each_block(int64_t m, RowSink row_done, const Block& block) {
   }
 }
 
-// The reference kernels have no epilogue loop: their rows go to row_done after.
-void hand_rows(RowSink row_done, float* y, int64_t m, int64_t y_row_stride) {
-  if (!row_done) return;
-  for (int64_t i = 0; i < m; ++i) row_done(i, y + i * y_row_stride);
-}
-
 std::unique_ptr<Int8Weights> reference_copy(const Int8Weights& w) {
   return std::make_unique<Int8Weights>(Int8Weights::copy(
       w.data(), w.rows(), w.cols(), w.scales().data(), static_cast<int64_t>(w.scales().size())));
