@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "core/cpu_features.h"
+#include "kernels/attention_f32.h"
 #include "kernels/dnnl_runtime.h"
 #include "kernels/elementwise.h"
 #include "kernels/vector_math_avx512.h"
@@ -177,6 +178,8 @@ void attend_one_head(const uint16_t* query, const uint16_t* key, const uint16_t*
 void attend_one_head_f32(const float* q, const float* k, const float* v, int64_t ld, int64_t rows,
                          int64_t block_rows, int64_t keys, int64_t valid, int64_t head_dim,
                          float scale, float* out, int64_t ld_out) {
+  if (f32_attention_kernel_available(head_dim))
+    return attend_head_f32(q, k, v, ld, rows, keys, valid, head_dim, scale, out, ld_out);
   thread_local AlignedBuffer scores;
   scores.reserve(static_cast<size_t>(block_rows * keys));
   const StridedMatrix query{{1, rows, head_dim}, {rows * ld, ld, 1}};

@@ -209,39 +209,12 @@ void attend_tiles(const uint16_t* q, const uint32_t* k, const uint16_t* v, const
   }
 }
 
-// Rows r[0..15] of 16 dwords -> their transpose, in place.
-__attribute__((target("avx512f"))) void transpose_16x16(__m512i r[16]) {
-  __m512i t[16];
-  for (int i = 0; i < 8; ++i) {
-    t[2 * i] = _mm512_unpacklo_epi32(r[2 * i], r[2 * i + 1]);
-    t[2 * i + 1] = _mm512_unpackhi_epi32(r[2 * i], r[2 * i + 1]);
-  }
-  // Now r[4g + j], 128-bit lane L, holds column 4L + j of rows 4g..4g+3.
-  for (int g = 0; g < 4; ++g) {
-    r[4 * g] = _mm512_unpacklo_epi64(t[4 * g], t[4 * g + 2]);
-    r[4 * g + 1] = _mm512_unpackhi_epi64(t[4 * g], t[4 * g + 2]);
-    r[4 * g + 2] = _mm512_unpacklo_epi64(t[4 * g + 1], t[4 * g + 3]);
-    r[4 * g + 3] = _mm512_unpackhi_epi64(t[4 * g + 1], t[4 * g + 3]);
-  }
-  for (int j = 0; j < 4; ++j) {
-    const __m512i even_lo = _mm512_shuffle_i32x4(r[j], r[4 + j], 0x88);
-    const __m512i even_hi = _mm512_shuffle_i32x4(r[8 + j], r[12 + j], 0x88);
-    const __m512i odd_lo = _mm512_shuffle_i32x4(r[j], r[4 + j], 0xDD);
-    const __m512i odd_hi = _mm512_shuffle_i32x4(r[8 + j], r[12 + j], 0xDD);
-    t[j] = _mm512_shuffle_i32x4(even_lo, even_hi, 0x88);      // lane 0: column j
-    t[8 + j] = _mm512_shuffle_i32x4(even_lo, even_hi, 0xDD);  // lane 2: column 8 + j
-    t[4 + j] = _mm512_shuffle_i32x4(odd_lo, odd_hi, 0x88);    // lane 1: column 4 + j
-    t[12 + j] = _mm512_shuffle_i32x4(odd_lo, odd_hi, 0xDD);   // lane 3: column 12 + j
-  }
-  for (int i = 0; i < 16; ++i) r[i] = t[i];
-}
-
 // 16 keys x one 32-dim half of K rows -> the B tile of their scores.
 __attribute__((target("avx512f"))) void key_tile(const uint16_t* k_rows, int64_t head_dim,
                                                  uint32_t* tile) {
   __m512i r[16];
   for (int n = 0; n < 16; ++n) r[n] = _mm512_loadu_si512(k_rows + n * head_dim);
-  transpose_16x16(r);
+  avx512::transpose_16x16(r);
   for (int i = 0; i < 16; ++i) _mm512_storeu_si512(tile + i * 16, r[i]);
 }
 

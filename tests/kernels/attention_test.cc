@@ -69,6 +69,15 @@ TEST(SelfAttention, Fp32MatchesDoubleWithMaskedKeysAndSeveralBlocks) {
   check(AttentionPrecision::kFp32, 300, 300, 2, 2e-6);  // two query blocks of <= 256
 }
 
+// Head sizes 64 and 32 run on quasr's AVX-512 kernel (oneDNN below AVX-512):
+// row tails of the 8- and 6-row tiles, key tails of 32 and 16, masked keys.
+TEST(SelfAttention, Fp32HeadSizes64And32) {
+  check(AttentionPrecision::kFp32, 37, 30, 2, 2e-6, 64);
+  check(AttentionPrecision::kFp32, 300, 291, 3, 2e-6, 64);
+  check(AttentionPrecision::kFp32, 50, 50, 2, 2e-6, 32);
+  check(AttentionPrecision::kFp32, 1, 1, 1, 2e-6, 64);
+}
+
 TEST(SelfAttention, Bf16WithinBf16RoundingOfDouble) {
   if (!bf16_attention_available()) GTEST_SKIP() << "no native bf16 on this CPU";
   // Outputs are averages of values in [-1, 1]; bf16 keeps 8 significant bits
