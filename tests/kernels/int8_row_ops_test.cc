@@ -24,14 +24,18 @@ std::vector<IsaLevel> levels_here() {
 }
 
 TEST(Int8RowOps, QuantizeRowIdenticalOnEveryIsa) {
-  for (int64_t k : {1, 7, 8, 15, 16, 17, 33, 100}) {
-    std::vector<float> x = testing::random_vector(k, 11 + k, -3.0f, 5.0f);
-    // Exact ties at scale 0.5: x * 2 = odd integer + 0.5 ... plus NaN and huge.
-    if (k > 3) {
-      x[0] = 0.25f;
-      x[1] = 0.75f;
-      x[2] = NAN;
-      x[3] = 1e30f;
+  // Lengths cover the AVX-512 path's 64-value blocks and its 16-value tail.
+  for (int64_t k : {1, 7, 8, 15, 16, 17, 33, 64, 100, 129, 1024}) {
+    std::vector<float> x = testing::random_vector(k, 11 + k, -40.0f, 100.0f);
+    // Exact ties at scale 0.5: x * 2 = odd integer + 0.5 ... plus NaN and huge,
+    // in the first block and (where there is one) in the second.
+    for (int64_t at : {int64_t{0}, int64_t{70}}) {
+      if (k <= at + 4) continue;
+      x[at] = 0.25f;
+      x[at + 1] = 0.75f;
+      x[at + 2] = NAN;
+      x[at + 3] = 1e30f;
+      x[at + 4] = -1e30f;
     }
     for (bool reduce : {false, true}) {
       quant::QuantRange range = quant::u8_range(reduce);

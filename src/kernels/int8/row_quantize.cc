@@ -1,5 +1,7 @@
 #include "kernels/int8/row_quantize.h"
 
+#include "kernels/vector_math_avx512.h"
+
 #include <immintrin.h>
 
 // GCC 12's AVX-512 headers build some intrinsics (abs, reductions, masked
@@ -78,23 +80,37 @@ void quantize_scalar(const float* x, int64_t k, float inv, int32_t zp, quant::Qu
   }
 }
 
+__attribute__((target("avx512f,fma"))) inline __m512i quantize16(__m512 x, __m512 inv, __m512 zp,
+                                                                 __m512 lo, __m512 hi) {
+  const __m512 v = _mm512_min_ps(_mm512_max_ps(_mm512_fmadd_ps(x, inv, zp), lo), hi);
+  return _mm512_cvt_roundps_epi32(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+}
+
 __attribute__((target("avx512f,avx512bw,avx512vl,fma"))) void quantize_avx512(
     const float* x, int64_t k, float inv, int32_t zp, quant::QuantRange range, uint8_t* q) {
   const __m512 inv_v = _mm512_set1_ps(inv);
   const __m512 zp_v = _mm512_set1_ps(static_cast<float>(zp));
   // Clamp in float before converting: out-of-range and NaN inputs then never
-  // reach the integer conversion (NaN -> qmin, as the scalar code).
+  // reach the integer conversion (max(NaN, lo) = lo, as the scalar code).
+  // Clamping to integer bounds commutes with rounding to nearest, so the
+  // conversion rounds (to nearest even) after the clamp.
   const __m512 lo = _mm512_set1_ps(static_cast<float>(range.qmin));
   const __m512 hi = _mm512_set1_ps(static_cast<float>(range.qmax));
+  // 64 values a time, packed to bytes by two saturating packs (in-lane, so a
+  // dword permute restores the order).
+  const __m512i order = _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
   int64_t i = 0;
+  for (; i + 64 <= k; i += 64) {
+    __m512i w[4];
+    for (int j = 0; j < 4; ++j)
+      w[j] = quantize16(_mm512_loadu_ps(x + i + 16 * j), inv_v, zp_v, lo, hi);
+    const __m512i bytes =
+        _mm512_packus_epi16(_mm512_packs_epi32(w[0], w[1]), _mm512_packs_epi32(w[2], w[3]));
+    _mm512_storeu_si512(q + i, _mm512_permutexvar_epi32(order, bytes));
+  }
   for (; i < k; i += 16) {
-    __mmask16 mask =
-        k - i >= 16 ? static_cast<__mmask16>(0xFFFF) : static_cast<__mmask16>((1u << (k - i)) - 1u);
-    __m512 v = _mm512_maskz_loadu_ps(mask, x + i);
-    v = _mm512_fmadd_ps(v, inv_v, zp_v);
-    v = _mm512_roundscale_ps(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-    v = _mm512_min_ps(_mm512_max_ps(v, lo), hi);  // max(NaN, lo) = lo
-    __m512i w = _mm512_cvttps_epi32(v);
+    const __mmask16 mask = avx512::tail_mask(k - i);
+    const __m512i w = quantize16(_mm512_maskz_loadu_ps(mask, x + i), inv_v, zp_v, lo, hi);
     _mm_mask_storeu_epi8(q + i, mask, _mm512_cvtepi32_epi8(w));
   }
 }
