@@ -72,8 +72,8 @@ struct Geometry {
 // probabilities are padded by a cache line: with a power-of-two stride the
 // 16 rows of a tile would share two L1 sets.
 struct TileBuffers {
-  AlignedBuffer scores;         // [2][16][keys + 16] f32
-  AlignedBuffer probabilities;  // [2][16][keys + 32] bf16
+  AlignedBuffer scores;         // [2][16][key_rows + 16] f32
+  AlignedBuffer probabilities;  // [2][16][key_rows + 32] bf16
   AlignedBuffer context;        // [2][16][head_dim] f32
 };
 
