@@ -179,7 +179,7 @@ void attend_one_head_f32(const float* q, const float* k, const float* v, int64_t
                          int64_t block_rows, int64_t keys, int64_t valid, int64_t head_dim,
                          float scale, float* out, int64_t ld_out) {
   if (f32_attention_kernel_available(head_dim))
-    return attend_head_f32(q, k, v, ld, rows, keys, valid, head_dim, scale, out, ld_out);
+    return attend_head_f32(q, k, v, ld, rows, valid, head_dim, scale, out, ld_out);
   thread_local AlignedBuffer scores;
   scores.reserve(static_cast<size_t>(block_rows * keys));
   const StridedMatrix query{{1, rows, head_dim}, {rows * ld, ld, 1}};
@@ -228,10 +228,10 @@ void Bf16AttentionInput::write_frame(int64_t t, const float* q, const float* k,
 
 void Bf16AttentionInput::attend(int64_t valid_frames, float scale, float* out,
                                 int64_t ld_out) const {
-  if (amx_) return amx_->attend(valid_frames, scale, out, ld_out);
   if (frames_ == 0) return;
-  const int64_t keys = frames_, heads = heads_, head_dim = head_dim_, block = block_;
   const int64_t valid = valid_keys(valid_frames, frames_);
+  if (amx_) return amx_->attend(valid, scale, out, ld_out);
+  const int64_t keys = frames_, heads = heads_, head_dim = head_dim_, block = block_;
   const int64_t blocks = (frames_ + block - 1) / block;
   // Each task a (query block, head) on one thread; oneDNN runs sequentially
   // inside the parallel region. Round-robin: every thread gets heads of

@@ -10,11 +10,11 @@
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 
 #include <algorithm>
-#include <cmath>
 #include <cstdlib>
 #include <cstring>
 
 #include "core/cpu_features.h"
+#include "kernels/elementwise.h"
 #include "kernels/vector_math_avx512.h"
 
 namespace quasr::kernels {
@@ -116,27 +116,11 @@ __attribute__((target("amx-tile,amx-bf16"))) void score_tiles(const uint16_t* q,
 
 // Softmax numerators of each score row over keys [0, valid) at bf16
 // precision into probabilities (zero up to keys), 1 / Σ into inv_sums.
-__attribute__((target("avx512f,avx512bw,avx512vl,fma,avx512bf16"))) void exp_rows(
-    const float* scores, int64_t rows, int64_t valid, const TilePair& pair, float scale,
-    uint16_t* probabilities, float* inv_sums) {
-  for (int64_t r = 0; r < rows; ++r) {
-    const float* row = scores + r * pair.score_stride;
-    uint16_t* out = probabilities + r * pair.probability_stride;
-    __m512 top = _mm512_set1_ps(-INFINITY);
-    for (int64_t c = 0; c < valid; c += 16)
-      top = _mm512_mask_max_ps(top, avx512::tail_mask(valid - c), top, _mm512_loadu_ps(row + c));
-    const __m512 offset = _mm512_set1_ps(_mm512_reduce_max_ps(top) * scale);
-    const __m512 scales = _mm512_set1_ps(scale);
-    __m512 totals[2] = {_mm512_setzero_ps(), _mm512_setzero_ps()};
-    for (int64_t c = 0; c < pair.keys; c += 16) {
-      const __mmask16 m = avx512::tail_mask(std::max<int64_t>(0, valid - c));
-      const __m512 e = _mm512_maskz_mov_ps(m, avx512::exp_nonpositive_coarse(_mm512_fmsub_ps(
-                                                  _mm512_loadu_ps(row + c), scales, offset)));
-      totals[(c >> 4) & 1] = _mm512_add_ps(totals[(c >> 4) & 1], e);
-      _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + c), avx512::to_bf16_native(e));
-    }
-    inv_sums[r] = 1.0f / _mm512_reduce_add_ps(_mm512_add_ps(totals[0], totals[1]));
-  }
+void exp_rows(const float* scores, int64_t rows, int64_t valid, const TilePair& pair, float scale,
+              uint16_t* probabilities, float* inv_sums) {
+  for (int64_t r = 0; r < rows; ++r)
+    inv_sums[r] = exp_row_prefix_bf16(scores + r * pair.score_stride, valid, pair.keys, scale,
+                                      probabilities + r * pair.probability_stride);
 }
 
 // One 16-dim pair (dt, dt + 1) of the context of one or two query tiles:
@@ -277,11 +261,9 @@ __attribute__((target("avx512f,avx512bw,avx512vl,avx512bf16"))) void AmxAttentio
   }
 }
 
-void AmxAttentionInput::attend(int64_t valid_frames, float scale, float* out,
-                               int64_t ld_out) const {
+void AmxAttentionInput::attend(int64_t valid, float scale, float* out, int64_t ld_out) const {
   if (frames_ == 0) return;
   const Geometry g{heads_, head_dim_, query_rows_, key_rows_};
-  const int64_t valid = std::max<int64_t>(1, std::min(valid_frames, frames_));
   const int64_t tiles = query_rows_ / kTile;
   const int64_t chunks = (tiles + kTilesPerTask - 1) / kTilesPerTask;
   const TileConfig config;

@@ -35,8 +35,8 @@ class AmxAttentionInput {
   // may be written from different threads.
   void write_frame(int64_t t, const float* q, const float* k, const float* v) const;
   // out[t, h * head_dim + j] for every frame once all are written; keys at
-  // index >= valid_frames get probability 0.
-  void attend(int64_t valid_frames, float scale, float* out, int64_t ld_out) const;
+  // index >= valid (1 <= valid <= frames) get probability 0.
+  void attend(int64_t valid, float scale, float* out, int64_t ld_out) const;
 
  private:
   int64_t frames_, heads_, head_dim_;

@@ -17,9 +17,9 @@ bool f32_attention_kernel_available(int64_t head_dim);
 
 // out[i, :head_dim] (row stride ld_out) = softmax(scale q_i · k_s over
 // s < valid) · v for query rows i < rows; q, k, v rows have stride ld and
-// this head's columns start at each pointer. keys: rows of k and v.
+// this head's columns start at each pointer; k and v have at least valid
+// (>= 1) rows.
 void attend_head_f32(const float* q, const float* k, const float* v, int64_t ld, int64_t rows,
-                     int64_t keys, int64_t valid, int64_t head_dim, float scale, float* out,
-                     int64_t ld_out);
+                     int64_t valid, int64_t head_dim, float scale, float* out, int64_t ld_out);
 
 }  // namespace quasr::kernels

@@ -364,30 +364,34 @@ void softmax_rows_prefix(float* x, int64_t rows, int64_t valid, int64_t ld) {
   }
 }
 
-__attribute__((target("avx512f,avx512bw,avx512vl,fma,avx512bf16"))) void exp_rows_prefix_bf16(
-    const float* x, int64_t rows, int64_t valid, int64_t ld, uint16_t* y, float* inv_sums) {
-#pragma omp parallel for schedule(static) if (!omp_in_parallel())
-  for (int64_t r = 0; r < rows; ++r) {
-    const float* row = x + r * ld;
-    uint16_t* out = y + r * ld;
-    // exp to bf16 precision: the values are rounded to bf16 right away. Two
-    // sums halve the add latency chain.
-    const __m512 offset = _mm512_set1_ps(row_max_avx512(row, valid));
-    __m512 totals[2] = {_mm512_setzero_ps(), _mm512_setzero_ps()};
-    for (int64_t c = 0; c < valid; c += 16) {
-      const __mmask16 m = avx512::tail_mask(valid - c);
-      const __m512 e =
-          avx512::exp_nonpositive_coarse(_mm512_sub_ps(_mm512_maskz_loadu_ps(m, row + c), offset));
-      __m512& total = totals[(c >> 4) & 1];
-      total = _mm512_mask_add_ps(total, m, total, e);
-      // Masked-off lanes of e are zero-filled by maskz, so their bf16 is 0.
-      _mm256_mask_storeu_epi16(out + c, avx512::tail_mask(ld - c),
-                               avx512::to_bf16_native(_mm512_maskz_mov_ps(m, e)));
-    }
-    for (int64_t c = (valid + 15) / 16 * 16; c < ld; c += 16)
-      _mm256_mask_storeu_epi16(out + c, avx512::tail_mask(ld - c), _mm256_setzero_si256());
-    inv_sums[r] = 1.0f / _mm512_reduce_add_ps(_mm512_add_ps(totals[0], totals[1]));
+__attribute__((target("avx512f,avx512bw,avx512vl,fma,avx512bf16"))) float exp_row_prefix_bf16(
+    const float* x, int64_t valid, int64_t cols, float scale, uint16_t* out) {
+  // exp to bf16 precision: the values are rounded to bf16 right away. Two
+  // sums halve the add latency chain. scale (x - max) as one FMA: exactly
+  // x - max when scale is 1.
+  const __m512 scales = _mm512_set1_ps(scale);
+  const __m512 offset = _mm512_set1_ps(row_max_avx512(x, valid) * scale);
+  __m512 totals[2] = {_mm512_setzero_ps(), _mm512_setzero_ps()};
+  for (int64_t c = 0; c < valid; c += 16) {
+    const __mmask16 m = avx512::tail_mask(valid - c);
+    const __m512 e = avx512::exp_nonpositive_coarse(
+        _mm512_fmsub_ps(_mm512_maskz_loadu_ps(m, x + c), scales, offset));
+    __m512& total = totals[(c >> 4) & 1];
+    total = _mm512_mask_add_ps(total, m, total, e);
+    // Masked-off lanes are stored as 0.
+    _mm256_mask_storeu_epi16(out + c, avx512::tail_mask(cols - c),
+                             avx512::to_bf16_native(_mm512_maskz_mov_ps(m, e)));
   }
+  for (int64_t c = (valid + 15) / 16 * 16; c < cols; c += 16)
+    _mm256_mask_storeu_epi16(out + c, avx512::tail_mask(cols - c), _mm256_setzero_si256());
+  return 1.0f / _mm512_reduce_add_ps(_mm512_add_ps(totals[0], totals[1]));
+}
+
+void exp_rows_prefix_bf16(const float* x, int64_t rows, int64_t valid, int64_t ld, uint16_t* y,
+                          float* inv_sums) {
+#pragma omp parallel for schedule(static) if (!omp_in_parallel())
+  for (int64_t r = 0; r < rows; ++r)
+    inv_sums[r] = exp_row_prefix_bf16(x + r * ld, valid, ld, 1.0f, y + r * ld);
 }
 
 }  // namespace quasr::kernels

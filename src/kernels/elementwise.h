@@ -72,5 +72,8 @@ void softmax_rows_prefix(float* x, int64_t rows, int64_t valid, int64_t ld);
 // AVX-512 BW/VL and BF16 (only the bf16 attention path calls it).
 void exp_rows_prefix_bf16(const float* x, int64_t rows, int64_t valid, int64_t ld, uint16_t* y,
                           float* inv_sums);
+// One row of it, for raw scores: out[0, cols) gets exp(scale (x - max x))
+// over x[0, valid) and 0 after; returns 1 / Σ. Same needs.
+float exp_row_prefix_bf16(const float* x, int64_t valid, int64_t cols, float scale, uint16_t* out);
 
 }  // namespace quasr::kernels
