@@ -59,4 +59,12 @@ class Tensor {
   AlignedBuffer storage_;
 };
 
+// buffer.data() with at least count elements: scratch vectors that only
+// grow, so a steady state allocates nothing.
+template <typename T>
+T* grow(std::vector<T>& buffer, int64_t count) {
+  if (buffer.size() < static_cast<size_t>(count)) buffer.resize(static_cast<size_t>(count));
+  return buffer.data();
+}
+
 }  // namespace quasr

@@ -20,12 +20,6 @@ namespace {
 constexpr float kExtractorNormEps = 1e-5f;
 constexpr int64_t kFrameBucket = 32;
 
-template <typename T>
-T* at_least(std::vector<T>& buffer, int64_t count) {
-  if (static_cast<int64_t>(buffer.size()) < count) buffer.resize(static_cast<size_t>(count));
-  return buffer.data();
-}
-
 std::string layer_path(const char* container, int index) {
   return std::string(container) + "." + std::to_string(index);
 }
@@ -85,20 +79,19 @@ void ConvLayer::forward(const Tensor& x, const uint8_t* x_u8, Tensor& y,
     quantized_input()->run_quantized(x_u8, t_in, out, finish_frame);
     return;
   }
-  if (norm_ != Norm::kGroup && (norm_ == Norm::kLayer || consumer)) {
-    // Each frame finished by the conv's own epilogue, in cache.
-    conv_->forward(x.data(), t_in, out, finish_frame);
-    return;
-  }
-  conv_->forward(x.data(), t_in, out);
+  const kernels::RowSink finish = kernels::RowSink(finish_frame);
   if (norm_ == Norm::kGroup) {
     // Its statistics span all frames (a pass of their own); the affine map
     // and GELU then go frame by frame and finish each frame too.
-    const kernels::RowSink then = consumer ? kernels::RowSink(finish_frame) : kernels::RowSink();
+    conv_->forward(x.data(), t_in, out);
     kernels::group_norm_gelu_channels(out, frames, channels, norm_weight_.data(), norm_bias_.data(),
-                                      kExtractorNormEps, then);
+                                      kExtractorNormEps, consumer ? finish : kernels::RowSink());
     return;
   }
+  // Each frame finished by the conv's own epilogue, in cache (without a norm
+  // or a consumer there is nothing left to do).
+  conv_->forward(x.data(), t_in, out,
+                 norm_ == Norm::kLayer || consumer ? finish : kernels::RowSink());
 }
 
 namespace {
@@ -247,10 +240,10 @@ void TransformerLayer::forward_int8(const Int8Linears& linears, Tensor& hidden,
   ws.qkv.resize({frames, qkv_proj_.out_features()});
   ws.context.resize({frames, width});
   ws.ffn.resize({frames, inner});
-  at_least(ws.input_u8, frames * width);
-  at_least(ws.input_params, frames);
-  at_least(ws.inner_u8, frames * inner);
-  at_least(ws.inner_params, frames);
+  grow(ws.input_u8, frames * width);
+  grow(ws.input_params, frames);
+  grow(ws.inner_u8, frames * inner);
+  grow(ws.inner_params, frames);
   const bool input_prepared = ws.input_prepared_for == this;
   ws.input_prepared_for = nullptr;
   int8_attention_block(linears, hidden.data(), frames, valid_frames, ws, input_prepared);
@@ -390,8 +383,8 @@ int64_t Wav2Vec2Encoder::forward(const float* wav, int64_t samples, Workspace& w
     const ConvLayer& layer = conv_layers_[i];
     const kernels::StaticInt8Conv1d* consumer =
         i + 1 < conv_layers_.size() ? conv_layers_[i + 1].quantized_input() : nullptr;
-    uint8_t* next_u8 = consumer ? at_least(ws.conv_u8[i % 2], layer.output_frames(current->dim(0)) *
-                                                                  layer.out_channels())
+    uint8_t* next_u8 = consumer ? grow(ws.conv_u8[i % 2],
+                                       layer.output_frames(current->dim(0)) * layer.out_channels())
                                 : nullptr;
     layer.forward(*current, current_u8, *next, consumer, next_u8);
     std::swap(current, next);

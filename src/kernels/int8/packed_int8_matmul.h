@@ -11,6 +11,7 @@
 #include <oneapi/dnnl/dnnl.hpp>
 
 #include "core/cpu_features.h"
+#include "core/tensor.h"
 #include "kernels/weight_memory.h"
 #include "quant/quant_math.h"
 
@@ -74,10 +75,6 @@ struct Scratch {
 };
 Scratch& thread_scratch();
 
-template <typename T>
-T* grow(std::vector<T>& buffer, int64_t count) {
-  if (buffer.size() < static_cast<size_t>(count)) buffer.resize(static_cast<size_t>(count));
-  return buffer.data();
-}
+using quasr::grow;
 
 }  // namespace quasr::kernels::int8_detail
