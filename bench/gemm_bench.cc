@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "kernels/dnnl_runtime.h"
+#include "kernels/int8/amx_int8_matmul.h"
 #include "kernels/int8/int8_linear.h"
 #include "kernels/int8/packed_int8_matmul.h"
 #include "kernels/packed_matmul.h"
@@ -97,6 +98,21 @@ void BM_OneDnnU8S8S32(benchmark::State& state) {
   report(state, p);
 }
 
+// The same floor on quasr's AMX kernel: the int32 blocks go to an epilogue
+// that only reads one value of each.
+void BM_AmxU8S8S32(benchmark::State& state) {
+  if (!int8_detail::AmxInt8Matmul::available()) return state.SkipWithError("no AMX-INT8");
+  Problem p(state);
+  Int8Weights w = Int8Weights::quantize(p.w.data(), p.n, p.k, true);
+  int8_detail::AmxInt8Matmul mm(w.data(), p.n, p.k);
+  std::vector<uint8_t> q(static_cast<size_t>(p.m * p.k), 77);
+  auto keep_one = [&](const int32_t* acc, int64_t row0, int64_t, int64_t col0) {
+    p.y[row0 * p.n + col0] = static_cast<float>(acc[0]);
+  };
+  for (auto _ : state) mm.run(q.data(), p.m, p.k, keep_one);
+  report(state, p);
+}
+
 void Shapes(benchmark::internal::Benchmark* b) {
   for (int64_t m : {50, 300, 1500}) {
     for (auto [k, n] : {std::pair<int64_t, int64_t>{1024, 1024}, {1024, 4096}, {4096, 1024}}) {
@@ -111,6 +127,7 @@ BENCHMARK(BM_DynamicInt8PerRow)->Apply(Shapes);
 BENCHMARK(BM_DynamicInt8PerTensor)->Apply(Shapes);
 BENCHMARK(BM_StaticInt8)->Apply(Shapes);
 BENCHMARK(BM_OneDnnU8S8S32)->Apply(Shapes);
+BENCHMARK(BM_AmxU8S8S32)->Apply(Shapes);
 BENCHMARK(BM_DynamicInt8PerRowGelu)
     ->Args({1500, 1024, 4096})
     ->ArgNames({"M", "K", "N"})

@@ -1,19 +1,15 @@
 #include "kernels/attention_amx.h"
 
-#include <cpuid.h>
 #include <immintrin.h>
-#include <sys/syscall.h>
-#include <unistd.h>
 
 // GCC 12's AVX-512 headers build some intrinsics from an undefined vector.
 #pragma GCC diagnostic ignored "-Wuninitialized"
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 
 #include <algorithm>
-#include <cstdlib>
 #include <cstring>
 
-#include "core/cpu_features.h"
+#include "kernels/amx_tiles.h"
 #include "kernels/elementwise.h"
 #include "kernels/vector_math_avx512.h"
 
@@ -23,34 +19,6 @@ namespace {
 constexpr int64_t kTile = 16;         // rows of every tile; keys per score tile
 constexpr int64_t kKeyBlock = 32;     // keys per probability tile (bf16 pairs)
 constexpr int64_t kTilesPerTask = 4;  // query tiles one task runs for its head
-
-// Linux hands out AMX tile state only on request (arch_prctl, per process).
-bool tile_data_granted() {
-  constexpr int kArchReqXcompPerm = 0x1023, kXfeatureXtiledata = 18;
-  return syscall(SYS_arch_prctl, kArchReqXcompPerm, kXfeatureXtiledata) == 0;
-}
-
-bool cpu_has_amx_bf16() {
-  unsigned a = 0, b = 0, c = 0, d = 0;
-  if (!__get_cpuid_count(7, 0, &a, &b, &c, &d)) return false;
-  const bool amx_bf16 = d & (1u << 22), amx_tile = d & (1u << 24);
-  return amx_bf16 && amx_tile && __builtin_cpu_supports("avx512bf16");
-}
-
-// Palette 1, tiles 0-7 all 16 rows x 64 bytes.
-struct alignas(64) TileConfig {
-  uint8_t palette = 1;
-  uint8_t start_row = 0;
-  uint8_t reserved[14] = {};
-  uint16_t bytes_per_row[16] = {};
-  uint8_t rows[16] = {};
-  TileConfig() {
-    for (int t = 0; t < 8; ++t) {
-      bytes_per_row[t] = 64;
-      rows[t] = kTile;
-    }
-  }
-};
 
 int64_t round_up(int64_t x, int64_t to) {
   return (x + to - 1) / to * to;
@@ -202,22 +170,10 @@ __attribute__((target("avx512f"))) void key_tile(const uint16_t* k_rows, int64_t
   for (int i = 0; i < 16; ++i) _mm512_storeu_si512(tile + i * 16, r[i]);
 }
 
-__attribute__((target("amx-tile"))) void load_tile_config(const TileConfig& config) {
-  _tile_loadconfig(&config);
-}
-
-__attribute__((target("amx-tile"))) void release_tiles() {
-  _tile_release();
-}
-
 }  // namespace
 
 bool AmxAttentionInput::available() {
-  static const bool usable = [] {
-    const char* setting = std::getenv("QUASR_AMX");
-    if (setting && std::strcmp(setting, "0") == 0) return false;
-    return isa_level() >= IsaLevel::kAvx512 && cpu_has_amx_bf16() && tile_data_granted();
-  }();
+  static const bool usable = amx::usable(amx::Products::kBf16);
   return usable;
 }
 
@@ -266,7 +222,6 @@ void AmxAttentionInput::attend(int64_t valid, float scale, float* out, int64_t l
   const Geometry g{heads_, head_dim_, query_rows_, key_rows_};
   const int64_t tiles = query_rows_ / kTile;
   const int64_t chunks = (tiles + kTilesPerTask - 1) / kTilesPerTask;
-  const TileConfig config;
   // Only the key tiles that hold valid keys are scored.
   const int64_t key_tiles = round_up(valid, kKeyBlock) / kTile, halves = head_dim_ / 32;
 #pragma omp parallel
@@ -278,7 +233,7 @@ void AmxAttentionInput::attend(int64_t valid, float scale, float* out, int64_t l
         key_tile(k_rows_ + (h * key_rows_ + kt * kTile) * head_dim_ + half * 32, head_dim_,
                  k_ + g.k_tile(h, kt, half));
     }
-    load_tile_config(config);
+    amx::configure_tiles();
     // Round-robin (head, query chunk) tasks: the same split on every run.
 #pragma omp for schedule(static, 1)
     for (int64_t task = 0; task < heads_ * chunks; ++task) {
@@ -286,7 +241,7 @@ void AmxAttentionInput::attend(int64_t valid, float scale, float* out, int64_t l
       attend_tiles(q_, k_, v_, g, h, first, std::min(tiles, first + kTilesPerTask), frames_, valid,
                    scale, out, ld_out);
     }
-    release_tiles();
+    amx::release_tiles();
   }
 }
 

@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <sstream>
 #include <string>
@@ -20,8 +21,10 @@ namespace {
 struct Shape {
   int64_t m, k, n;
 };
-const Shape kShapes[] = {{1, 5, 5},    {7, 63, 17},  {33, 130, 64}, {2, 1, 3},
-                         {16, 64, 48}, {9, 257, 33}, {40, 1024, 20}};
+// The last three are shapes quasr's AMX kernel takes where the CPU has it
+// (n a multiple of 32, k of 64), with a row tail.
+const Shape kShapes[] = {{1, 5, 5},    {7, 63, 17},    {33, 130, 64}, {2, 1, 3},     {16, 64, 48},
+                         {9, 257, 33}, {40, 1024, 20}, {1, 64, 32},   {33, 128, 64}, {70, 192, 96}};
 
 // |terms| of one output, to bound float rounding: sx sw (Σ q |w| + zp Σ |w|) + |b|.
 std::vector<float> magnitudes(const float* x, int64_t m, int64_t k, const Int8Weights& w,
@@ -80,41 +83,75 @@ TEST(DynamicInt8Linear, MatchesReferenceOnOddShapes) {
 
 TEST(DynamicInt8Linear, LongInputRunsInRowBlocks) {
   // More than two 256-row blocks plus a tail; per-tensor parameters must come
-  // from the whole input, not from each block.
-  const int64_t m = 600, k = 33, n = 17;
-  std::vector<float> x = testing::random_vector(m * k, 61, -1.0f, 1.0f);
-  x[599 * k + 3] = 9.0f;  // the tensor maximum sits in the last block
-  std::vector<float> wf = testing::random_vector(n * k, 62);
-  Int8Weights w = Int8Weights::quantize(wf.data(), n, k, true);
-  for (ActivationGranularity g :
-       {ActivationGranularity::kPerRow, ActivationGranularity::kPerTensor}) {
-    DynamicInt8Options options;
-    options.granularity = g;
-    DynamicInt8Linear fc(w, nullptr, Activation::kNone, options);
-    std::vector<float> y(m * n), expected(m * n);
-    fc.run(x.data(), m, y.data());
-    int8_ref::dynamic_linear(x.data(), m, k, g == ActivationGranularity::kPerRow,
-                             fc.activation_range(), w, nullptr, Activation::kNone, expected.data(),
-                             n);
-    expect_close(y, expected, magnitudes(x.data(), m, k, w, nullptr, 9.0f), "row blocks");
+  // from the whole input, not from each block. (k, n) = (64, 32) is a shape
+  // of the AMX kernel.
+  const int64_t m = 600;
+  for (auto [k, n] : {std::pair<int64_t, int64_t>{33, 17}, {64, 32}}) {
+    std::vector<float> x = testing::random_vector(m * k, 61, -1.0f, 1.0f);
+    x[599 * k + 3] = 9.0f;  // the tensor maximum sits in the last block
+    std::vector<float> wf = testing::random_vector(n * k, 62);
+    Int8Weights w = Int8Weights::quantize(wf.data(), n, k, true);
+    for (ActivationGranularity g :
+         {ActivationGranularity::kPerRow, ActivationGranularity::kPerTensor}) {
+      DynamicInt8Options options;
+      options.granularity = g;
+      DynamicInt8Linear fc(w, nullptr, Activation::kNone, options);
+      std::vector<float> y(m * n), expected(m * n);
+      fc.run(x.data(), m, y.data());
+      int8_ref::dynamic_linear(x.data(), m, k, g == ActivationGranularity::kPerRow,
+                               fc.activation_range(), w, nullptr, Activation::kNone,
+                               expected.data(), n);
+      expect_close(y, expected, magnitudes(x.data(), m, k, w, nullptr, 9.0f),
+                   "row blocks k " + std::to_string(k) + " " + fc.implementation(m));
+    }
   }
 }
 
 TEST(DynamicInt8Linear, StridedInputAndOutput) {
-  const int64_t m = 6, k = 19, n = 11, x_stride = 24, y_stride = 16;
-  std::vector<float> x = testing::random_vector(m * x_stride, 5);
-  std::vector<float> wf = testing::random_vector(n * k, 6);
-  Int8Weights w = Int8Weights::quantize(wf.data(), n, k, true);
-  DynamicInt8Linear fc(w, nullptr, Activation::kNone);
-  std::vector<float> y(m * y_stride, -7.0f), expected(m * n);
-  fc.run(x.data(), m, x_stride, y.data(), y_stride);
-  int8_ref::dynamic_linear(x.data(), m, x_stride, true, fc.activation_range(), w, nullptr,
-                           Activation::kNone, expected.data(), n);
-  for (int64_t i = 0; i < m; ++i) {
-    for (int64_t j = 0; j < n; ++j) {
-      ASSERT_NEAR(y[i * y_stride + j], expected[i * n + j], 1e-4f);
+  const int64_t m = 6;
+  for (auto [k, n] : {std::pair<int64_t, int64_t>{19, 11}, {64, 32}}) {
+    const int64_t x_stride = k + 5, y_stride = n + 5;
+    std::vector<float> x = testing::random_vector(m * x_stride, 5);
+    std::vector<float> wf = testing::random_vector(n * k, 6);
+    Int8Weights w = Int8Weights::quantize(wf.data(), n, k, true);
+    DynamicInt8Linear fc(w, nullptr, Activation::kNone);
+    std::vector<float> y(m * y_stride, -7.0f), expected(m * n);
+    fc.run(x.data(), m, x_stride, y.data(), y_stride);
+    int8_ref::dynamic_linear(x.data(), m, x_stride, true, fc.activation_range(), w, nullptr,
+                             Activation::kNone, expected.data(), n);
+    for (int64_t i = 0; i < m; ++i) {
+      for (int64_t j = 0; j < n; ++j) {
+        ASSERT_NEAR(y[i * y_stride + j], expected[i * n + j], 1e-4f) << fc.implementation(m);
+      }
+      for (int64_t j = n; j < y_stride; ++j) ASSERT_EQ(y[i * y_stride + j], -7.0f);  // untouched
     }
-    for (int64_t j = n; j < y_stride; ++j) ASSERT_EQ(y[i * y_stride + j], -7.0f);  // untouched
+  }
+}
+
+// Rows quantized one at a time by the producer, then multiplied: the same
+// output as run(), and each row reaches row_done once, already final.
+TEST(DynamicInt8Linear, RunQuantizedHandsFinishedRows) {
+  const int64_t m = 45;
+  for (auto [k, n] : {std::pair<int64_t, int64_t>{19, 11}, {128, 64}}) {
+    std::vector<float> x = testing::random_vector(m * k, 71, -2.0f, 2.0f);
+    std::vector<float> wf = testing::random_vector(n * k, 72);
+    std::vector<float> bias = testing::random_vector(n, 73);
+    Int8Weights w = Int8Weights::quantize(wf.data(), n, k, true);
+    DynamicInt8Linear fc(w, bias.data(), Activation::kGelu);
+    std::vector<uint8_t> q(m * k);
+    std::vector<quant::QuantParams> params(m);
+    for (int64_t i = 0; i < m; ++i) fc.quantize_row(x.data() + i * k, q.data() + i * k, &params[i]);
+    std::vector<float> expected(m * n), y(m * n), seen(m * n, 0.0f);
+    std::vector<int> calls(m, 0);
+    fc.run(x.data(), m, expected.data());
+    auto row_done = [&](int64_t i, float* row) {
+      ++calls[i];
+      std::copy(row, row + n, seen.begin() + i * n);
+    };
+    fc.run_quantized(q.data(), params.data(), m, y.data(), n, row_done);
+    EXPECT_EQ(y, expected) << fc.implementation(m);
+    EXPECT_EQ(seen, expected) << fc.implementation(m);
+    EXPECT_EQ(calls, std::vector<int>(m, 1));
   }
 }
 

@@ -150,6 +150,46 @@ TEST(Int8RowOps, EpilogueWithoutGeluIsBitExactOnEveryIsa) {
   }
 }
 
+// The AMX path's 32-column block epilogue gives dequantize_row's bits, row by
+// row, with each row's own activation parameters (or one set for all).
+TEST(Int8RowOps, BlockEpilogueMatchesRowEpilogue) {
+  const int64_t n = 64, rows = 7, y_stride = 70;
+  std::vector<float> scales = testing::random_vector(n, 7, 0.001f, 0.01f);
+  std::vector<float> bias = testing::random_vector(n, 8);
+  std::vector<int32_t> sums(n), acc(rows * 32);
+  for (int64_t j = 0; j < n; ++j) sums[j] = static_cast<int32_t>(j * 61 % 400) - 200;
+  for (int64_t i = 0; i < rows * 32; ++i) acc[i] = static_cast<int32_t>(i * 7907 % 60001) - 30000;
+  std::vector<quant::QuantParams> params(rows);
+  for (int64_t r = 0; r < rows; ++r) params[r] = {0.01f + 0.003f * r, static_cast<int32_t>(9 * r)};
+  const int64_t col0 = 32;  // the second block of columns
+  for (Activation act : {Activation::kNone, Activation::kGelu}) {
+    for (bool with_bias : {true, false}) {
+      for (int64_t step : {1, 0}) {
+        EpilogueRow columns = epilogue_of(0, 0, scales, sums, bias, act);
+        columns.w_scales += col0;
+        columns.w_sums += col0;
+        columns.bias = with_bias ? bias.data() + col0 : nullptr;
+        for (IsaLevel isa : levels_here()) {
+          std::vector<float> y(rows * y_stride, -5.0f);
+          int8_detail::dequantize_block32(acc.data(), rows, params.data(), step, columns, y.data(),
+                                          y_stride, isa);
+          for (int64_t r = 0; r < rows; ++r) {
+            EpilogueRow row = columns;
+            row.x_scale = params[r * step].scale;
+            row.x_zero_point = params[r * step].zero_point;
+            std::vector<float> expected(32);
+            int8_detail::dequantize_row(acc.data() + r * 32, expected.data(), 32, row, isa);
+            for (int64_t c = 0; c < 32; ++c)
+              ASSERT_EQ(y[r * y_stride + c], expected[c])
+                  << "row " << r << " col " << c << " isa " << isa_name(isa);
+            for (int64_t c = 32; c < y_stride; ++c) ASSERT_EQ(y[r * y_stride + c], -5.0f);
+          }
+        }
+      }
+    }
+  }
+}
+
 TEST(Int8RowOps, VectorGeluMatchesErfGelu) {
   std::vector<float> x;
   for (int i = -2000; i <= 2000; ++i) x.push_back(i * 0.005f);

@@ -10,6 +10,7 @@
 
 #include "core/cpu_features.h"
 #include "kernels/packed_matmul.h"
+#include "quant/quant_math.h"
 
 namespace quasr::kernels::int8_detail {
 
@@ -22,6 +23,16 @@ struct EpilogueRow {
   Activation activation = Activation::kNone;
 };
 
+// acc: n int32 accumulators; out: n floats (other memory).
+void dequantize_row(const int32_t* acc, float* out, int64_t n, const EpilogueRow& params,
+                    IsaLevel isa);
+// A block of 32 columns: acc [rows, 32] (row stride 32) to y (row stride
+// y_stride); columns holds the block's first column's weight scales, sums
+// and bias; row r's x scale and zero point are x_params[r * params_step]
+// (params_step 0: one for all rows). Same values as dequantize_row.
+void dequantize_block32(const int32_t* acc, int64_t rows, const quant::QuantParams* x_params,
+                        int64_t params_step, const EpilogueRow& columns, float* y, int64_t y_stride,
+                        IsaLevel isa);
 // row points at n int32 accumulators; on return it holds n floats.
 void dequantize_row_in_place(void* row, int64_t n, const EpilogueRow& params, IsaLevel isa);
 

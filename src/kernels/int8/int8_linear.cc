@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "core/error.h"
+#include "kernels/int8/amx_int8_matmul.h"
 #include "kernels/int8/epilogue.h"
 #include "kernels/int8/packed_int8_matmul.h"
 #include "kernels/int8/reference.h"
@@ -82,6 +83,10 @@ DynamicInt8Linear::DynamicInt8Linear(const Int8Weights& weights, const float* bi
     reference_weights_ = reference_copy(weights);
     return;
   }
+  if (int8_detail::AmxInt8Matmul::available() && int8_detail::AmxInt8Matmul::supports(n_, k_)) {
+    amx_ = std::make_unique<int8_detail::AmxInt8Matmul>(weights.data(), n_, k_);
+    return;
+  }
   matmul_ = std::make_unique<int8_detail::PackedInt8Matmul>(weights.data(), n_, k_, dt::s32,
                                                             dnnl::primitive_attr(), nullptr);
 }
@@ -89,6 +94,7 @@ DynamicInt8Linear::DynamicInt8Linear(const Int8Weights& weights, const float* bi
 DynamicInt8Linear::~DynamicInt8Linear() = default;
 
 std::string DynamicInt8Linear::implementation(int64_t m) const {
+  if (amx_) return "quasr:amx_int8";
   return matmul_ ? matmul_->implementation(m) : "ref";
 }
 
@@ -134,6 +140,7 @@ void DynamicInt8Linear::run_block(const float* x, int64_t m, int64_t x_row_strid
 void DynamicInt8Linear::multiply_block(const uint8_t* q, const quant::QuantParams* params,
                                        int64_t m, float* y, int64_t y_row_stride,
                                        RowSink row_done) const {
+  if (amx_) return multiply_block_amx(q, params, m, y, y_row_stride, row_done);
   const bool per_row = options_.granularity == ActivationGranularity::kPerRow;
   // The int32 accumulators land in y itself and are turned into floats in place.
   matmul_->run(q, m, k_, y, y_row_stride);
@@ -151,6 +158,25 @@ void DynamicInt8Linear::multiply_block(const uint8_t* q, const quant::QuantParam
     int8_detail::dequantize_row_in_place(row, n_, epilogue, isa_);
     if (row_done) row_done(i, row);
   }
+}
+
+void DynamicInt8Linear::multiply_block_amx(const uint8_t* q, const quant::QuantParams* params,
+                                           int64_t m, float* y, int64_t y_row_stride,
+                                           RowSink row_done) const {
+  const bool per_row = options_.granularity == ActivationGranularity::kPerRow;
+  static_assert(int8_detail::kAmxBlock == 32, "the epilogue takes blocks of 32 columns");
+  auto dequantize = [&](const int32_t* acc, int64_t row0, int64_t rows, int64_t col0) {
+    int8_detail::EpilogueRow columns;
+    columns.w_scales = w_scales_.data() + col0;
+    columns.w_sums = w_sums_.data() + col0;
+    columns.bias = bias_.empty() ? nullptr : bias_.data() + col0;
+    columns.activation = activation_;
+    int8_detail::dequantize_block32(acc, rows, params + (per_row ? row0 : 0), per_row ? 1 : 0,
+                                    columns, y + row0 * y_row_stride + col0, y_row_stride, isa_);
+  };
+  auto hand_row = [&](int64_t i) { row_done(i, y + i * y_row_stride); };
+  amx_->run(q, m, k_, dequantize,
+            row_done ? int8_detail::RowIndexSink(hand_row) : int8_detail::RowIndexSink());
 }
 
 void DynamicInt8Linear::run(const float* x, int64_t m, int64_t x_row_stride, float* y,

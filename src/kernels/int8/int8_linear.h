@@ -20,7 +20,10 @@
 // ISA: isa_level() is read at construction. QUASR_ISA=ref runs the scalar
 // reference (kernels/int8/reference.h); other levels only steer quasr's own
 // vector code (quantizer, epilogue): oneDNN picks its kernel itself (AMX,
-// AVX-512 VNNI, AVX2), capped by DNNL_MAX_CPU_ISA. Where either has no VNNI,
+// AVX-512 VNNI, AVX2), capped by DNNL_MAX_CPU_ISA. Where AMX-INT8 is usable
+// (kernels/amx_tiles.h; QUASR_AMX=0 turns it off) the dynamic Linear runs
+// quasr's own AMX kernel (int8/amx_int8_matmul.h) for shapes it covers: the
+// same int32 sums, so the same output bits as through oneDNN. Where either has no VNNI,
 // u8×s8 products go through VPMADDUBSW, whose int16 pair sums saturate for
 // 8-bit activations, so activations are kept to 7 bits (0..127, PyTorch's
 // reduce_range; static input params are widened to the same real range).
@@ -45,7 +48,8 @@ namespace quasr::kernels {
 
 namespace int8_detail {
 class PackedInt8Matmul;
-}
+class AmxInt8Matmul;
+}  // namespace int8_detail
 
 enum class ActivationGranularity {
   kPerRow,     // one (scale, zero point) per row (frame/token) of x
@@ -100,6 +104,9 @@ class DynamicInt8Linear {
   // Multiply m quantized rows, dequantize, hand each row to row_done.
   void multiply_block(const uint8_t* q, const quant::QuantParams* params, int64_t m, float* y,
                       int64_t y_row_stride, RowSink row_done) const;
+  // The same on AMX tiles, dequantizing each 32 x 32 block as it is finished.
+  void multiply_block_amx(const uint8_t* q, const quant::QuantParams* params, int64_t m, float* y,
+                          int64_t y_row_stride, RowSink row_done) const;
 
   int64_t n_;
   int64_t k_;
@@ -110,7 +117,8 @@ class DynamicInt8Linear {
   std::vector<float> w_scales_;  // n values even for per-tensor weights
   std::vector<int32_t> w_sums_;
   std::vector<float> bias_;
-  std::unique_ptr<int8_detail::PackedInt8Matmul> matmul_;  // s32 output
+  std::unique_ptr<int8_detail::PackedInt8Matmul> matmul_;  // s32 output, or
+  std::unique_ptr<int8_detail::AmxInt8Matmul> amx_;        // where AMX-INT8 is usable
   std::unique_ptr<Int8Weights> reference_weights_;         // QUASR_ISA=ref only
 };
 

@@ -1,0 +1,146 @@
+#include "kernels/int8/amx_int8_matmul.h"
+
+#include <immintrin.h>
+#include <omp.h>
+
+#include <algorithm>
+#include <cstring>
+
+#include "core/tensor.h"
+#include "kernels/amx_tiles.h"
+
+namespace quasr::kernels::int8_detail {
+namespace {
+
+constexpr int64_t kTileRows = 16;
+constexpr int64_t kTileBytes = 64;                     // k values per tile row step
+constexpr int64_t kTileSize = kTileRows * kTileBytes;  // 1 KiB
+constexpr int64_t kPanelStep = 2 * kTileSize;          // one panel's weights per 64 of k
+// Below this many multiply-adds one thread does the whole product.
+constexpr int64_t kParallelWork = int64_t{1} << 20;
+
+int8_t* weight_data(const WeightMemory& memory) {
+  return static_cast<int8_t*>(memory.get().get_data_handle());
+}
+
+// Panel p (columns 32p..32p+31), step s (k 64s..64s+63): two B tiles, each
+// 16 rows of (16 columns x 4 consecutive k) — the layout TDPBUSD expects.
+void pack_weights(const int8_t* w, int64_t n, int64_t k, int8_t* out) {
+  for (int64_t p = 0; p < n / kAmxBlock; ++p)
+    for (int64_t s = 0; s < k / kTileBytes; ++s)
+      for (int64_t half = 0; half < 2; ++half)
+        for (int64_t quad = 0; quad < kTileRows; ++quad)
+          for (int64_t c = 0; c < 16; ++c) {
+            const int8_t* src = w + (p * kAmxBlock + half * 16 + c) * k + s * kTileBytes + 4 * quad;
+            std::memcpy(out, src, 4);
+            out += 4;
+          }
+}
+
+// Rows 16g..16g+15 of q as k/64 tiles of 16 x 64 bytes; rows past m are zero.
+void pack_row_group(const uint8_t* q, int64_t m, int64_t q_stride, int64_t k, int64_t g,
+                    uint8_t* packed) {
+  uint8_t* group = packed + g * kTileRows * k;
+  for (int64_t r = 0; r < kTileRows; ++r) {
+    const int64_t row = g * kTileRows + r;
+    uint8_t* dst = group + r * kTileBytes;
+    if (row >= m) {
+      for (int64_t s = 0; s < k / kTileBytes; ++s) std::memset(dst + s * kTileSize, 0, kTileBytes);
+      continue;
+    }
+    const uint8_t* src = q + row * q_stride;
+    for (int64_t s = 0; s < k / kTileBytes; ++s)
+      std::memcpy(dst + s * kTileSize, src + s * kTileBytes, kTileBytes);
+  }
+}
+
+// One 32-column panel against every 32-row block of the packed rows. The
+// weights come from DRAM (each is used once per utterance), and tile loads
+// from memory stall the AMX unit: next_panel (null for the last) is fetched
+// into L2 along the way, spread over every step of every block.
+__attribute__((target("amx-tile,amx-int8"))) void multiply_panel(
+    const uint8_t* rows, int64_t padded_m, int64_t m, int64_t k, const int8_t* panel,
+    const int8_t* next_panel, int64_t col0, AccumulatorSink block_done) {
+  alignas(64) int32_t acc[kAmxBlock * kAmxBlock];
+  constexpr int64_t kAccStride = kAmxBlock * sizeof(int32_t);
+  const int64_t steps = k / kTileBytes;
+  const int64_t blocks = padded_m / kAmxBlock;
+  const int64_t lines_per_step = next_panel ? (kPanelStep / 64 + blocks - 1) / blocks : 0;
+  const char* prefetch = reinterpret_cast<const char*>(next_panel);
+  const char* prefetch_end = prefetch + (next_panel ? kAmxBlock * k : 0);
+  for (int64_t row0 = 0; row0 < padded_m; row0 += kAmxBlock) {
+    _tile_zero(4);
+    _tile_zero(5);
+    _tile_zero(6);
+    _tile_zero(7);
+    const uint8_t* a0 = rows + row0 * k;
+    const uint8_t* a1 = a0 + kTileRows * k;
+    const int8_t* b = panel;
+    for (int64_t s = 0; s < steps; ++s, b += kPanelStep) {
+      _tile_loadd(0, a0 + s * kTileSize, kTileBytes);
+      _tile_loadd(2, b, kTileBytes);
+      _tile_loadd(1, a1 + s * kTileSize, kTileBytes);
+      _tile_loadd(3, b + kTileSize, kTileBytes);
+      _tile_dpbusd(4, 0, 2);
+      _tile_dpbusd(5, 0, 3);
+      _tile_dpbusd(6, 1, 2);
+      _tile_dpbusd(7, 1, 3);
+      for (int64_t l = 0; l < lines_per_step && prefetch < prefetch_end; ++l, prefetch += 64)
+        _mm_prefetch(prefetch, _MM_HINT_T1);
+    }
+    _tile_stored(4, acc, kAccStride);
+    _tile_stored(5, acc + 16, kAccStride);
+    _tile_stored(6, acc + 16 * kAmxBlock, kAccStride);
+    _tile_stored(7, acc + 16 * kAmxBlock + 16, kAccStride);
+    block_done(acc, row0, std::min(kAmxBlock, m - row0), col0);
+  }
+}
+
+}  // namespace
+
+bool AmxInt8Matmul::available() {
+  static const bool usable = amx::usable(amx::Products::kInt8);
+  return usable;
+}
+
+AmxInt8Matmul::AmxInt8Matmul(const int8_t* weight_nk, int64_t n, int64_t k)
+    : n_(n),
+      k_(k),
+      weights_(
+          dnnl::memory::desc({n * k}, dnnl::memory::data_type::s8, dnnl::memory::format_tag::a)) {
+  pack_weights(weight_nk, n, k, weight_data(weights_));
+}
+
+void AmxInt8Matmul::run(const uint8_t* q, int64_t m, int64_t q_stride, AccumulatorSink block_done,
+                        RowIndexSink row_done) const {
+  if (m <= 0) return;
+  const int64_t padded_m = (m + kAmxBlock - 1) / kAmxBlock * kAmxBlock;
+  thread_local AlignedBuffer packed_buffer;
+  packed_buffer.reserve(static_cast<size_t>(padded_m * k_ / 4));
+  uint8_t* packed = reinterpret_cast<uint8_t*>(packed_buffer.data());
+  const int8_t* weights = weight_data(weights_);
+  const int64_t panels = n_ / kAmxBlock;
+#pragma omp parallel if (m * n_ * k_ >= kParallelWork)
+  {
+    const int threads = omp_get_num_threads(), thread = omp_get_thread_num();
+    for (int64_t g = thread; g < padded_m / kTileRows; g += threads)
+      pack_row_group(q, m, q_stride, k_, g, packed);
+#pragma omp barrier
+    amx::configure_tiles();
+    // Contiguous panel runs: each thread streams its own share of the weights.
+    const int64_t first = panels * thread / threads, last = panels * (thread + 1) / threads;
+    for (int64_t p = first; p < last; ++p) {
+      const int8_t* panel = weights + p * kAmxBlock * k_;
+      multiply_panel(packed, padded_m, m, k_, panel,
+                     p + 1 < last ? panel + kAmxBlock * k_ : nullptr, p * kAmxBlock, block_done);
+    }
+    amx::release_tiles();
+    if (row_done) {
+#pragma omp barrier
+#pragma omp for schedule(static)
+      for (int64_t i = 0; i < m; ++i) row_done(i);
+    }
+  }
+}
+
+}  // namespace quasr::kernels::int8_detail

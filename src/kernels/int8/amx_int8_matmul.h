@@ -1,0 +1,59 @@
+// u8 x s8 -> s32 matmul on Intel AMX tiles, for the dynamic int8 Linear:
+// weights packed once into tile order, the int32 result handed to the
+// caller's epilogue 32 x 32 at a time while it is in L1.
+//
+// Why not oneDNN: its brgemm (2.6) writes the whole int32 result to memory
+// and quasr's dequantizing epilogue reads it back; for the large model's
+// feed-forward that is 5 MB each way per 320 frames. Here each thread takes
+// a run of 32-column panels: for every 32-row block the panel's weights (a
+// few KiB per 64 of k, in L1 after the first block) meet two row tiles, four
+// accumulators are stored to a 4 KiB buffer and finished there. Rows are
+// first repacked into 16 x 64-byte tiles so each tile load is one
+// contiguous KiB (strided loads of long rows hit the same L1 sets).
+#pragma once
+
+#include <cstdint>
+
+#include "core/function_ref.h"
+#include "kernels/weight_memory.h"
+
+namespace quasr::kernels::int8_detail {
+
+// acc[r * kAmxBlock + c] = Σ_l q[row0 + r, l] w[col0 + c, l] for r < rows
+// (the valid rows of the block; always kAmxBlock columns).
+using AccumulatorSink =
+    FunctionRef<void(const int32_t* acc, int64_t row0, int64_t rows, int64_t col0)>;
+using RowIndexSink = FunctionRef<void(int64_t row)>;
+
+constexpr int64_t kAmxBlock = 32;  // rows and columns of one accumulator block
+
+class AmxInt8Matmul {
+ public:
+  // AMX-INT8 usable here (amx::usable).
+  static bool available();
+  // Shapes the tiles cover without padding the weights.
+  static bool supports(int64_t n, int64_t k) {
+    return n > 0 && k > 0 && n % kAmxBlock == 0 && k % 64 == 0;
+  }
+
+  // weight_nk: n rows of k s8 values (row-major); copied into tile order.
+  AmxInt8Matmul(const int8_t* weight_nk, int64_t n, int64_t k);
+
+  // Multiplies q [m, k] (u8, row stride q_stride) by the weights. Each block
+  // goes to block_done on the thread that computed it (blocks of one thread
+  // share a column panel); once every block is done, row_done (optional)
+  // sees each row index, spread over the threads. Not re-entrant from
+  // inside the callbacks.
+  void run(const uint8_t* q, int64_t m, int64_t q_stride, AccumulatorSink block_done,
+           RowIndexSink row_done = {}) const;
+
+  int64_t out_features() const { return n_; }
+  int64_t in_features() const { return k_; }
+
+ private:
+  int64_t n_;
+  int64_t k_;
+  WeightMemory weights_;
+};
+
+}  // namespace quasr::kernels::int8_detail

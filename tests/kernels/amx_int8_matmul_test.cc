@@ -1,0 +1,78 @@
+// quasr's AMX u8 x s8 matmul against a plain int32 product: exact sums,
+// every 32 x 32 block handed over once with its valid rows, and the row
+// callback only after all blocks. Skipped where AMX-INT8 is not usable.
+#include "kernels/int8/amx_int8_matmul.h"
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <random>
+#include <vector>
+
+namespace quasr::kernels::int8_detail {
+namespace {
+
+struct Case {
+  int64_t m, k, n, q_stride;
+};
+
+TEST(AmxInt8Matmul, ShapesItCovers) {
+  EXPECT_TRUE(AmxInt8Matmul::supports(1024, 4096));
+  EXPECT_TRUE(AmxInt8Matmul::supports(32, 64));
+  EXPECT_FALSE(AmxInt8Matmul::supports(48, 64));   // n not a multiple of 32
+  EXPECT_FALSE(AmxInt8Matmul::supports(32, 130));  // k not a multiple of 64
+  EXPECT_FALSE(AmxInt8Matmul::supports(0, 64));
+}
+
+TEST(AmxInt8Matmul, ExactSumsForEveryBlockAndRow) {
+  if (!AmxInt8Matmul::available()) GTEST_SKIP() << "AMX-INT8 not usable here";
+  // Tails of 1, 31 and 6 rows, 1 to 5 column panels (split unevenly over
+  // two threads), row strides beyond k, and one product large enough to
+  // run in parallel.
+  const Case cases[] = {{1, 64, 32, 64},
+                        {31, 128, 64, 130},
+                        {33, 64, 96, 64},
+                        {70, 192, 160, 200},
+                        {300, 1024, 128, 1024}};
+  std::mt19937 rng(11);
+  for (const Case& c : cases) {
+    std::vector<uint8_t> q(c.m * c.q_stride);
+    std::vector<int8_t> w(c.n * c.k);
+    for (uint8_t& v : q) v = static_cast<uint8_t>(rng());
+    for (int8_t& v : w) v = static_cast<int8_t>(rng());
+    AmxInt8Matmul matmul(w.data(), c.n, c.k);
+    std::vector<int32_t> got(c.m * c.n, -1);
+    std::vector<std::atomic<int>> blocks_per_row(c.m);
+    std::atomic<int> bad_blocks{0}, early_rows{0}, rows_seen{0};
+    const int64_t panels = c.n / kAmxBlock;
+    auto block_done = [&](const int32_t* acc, int64_t row0, int64_t rows, int64_t col0) {
+      if (row0 % kAmxBlock || col0 % kAmxBlock || rows != std::min(kAmxBlock, c.m - row0))
+        ++bad_blocks;
+      for (int64_t r = 0; r < rows; ++r) {
+        ++blocks_per_row[row0 + r];
+        for (int64_t j = 0; j < kAmxBlock; ++j)
+          got[(row0 + r) * c.n + col0 + j] = acc[r * kAmxBlock + j];
+      }
+    };
+    auto row_done = [&](int64_t i) {
+      ++rows_seen;
+      if (blocks_per_row[i] != panels) ++early_rows;
+    };
+    matmul.run(q.data(), c.m, c.q_stride, block_done, row_done);
+    EXPECT_EQ(bad_blocks, 0);
+    EXPECT_EQ(early_rows, 0);
+    EXPECT_EQ(rows_seen, c.m);
+    for (int64_t i = 0; i < c.m; ++i) {
+      for (int64_t j = 0; j < c.n; ++j) {
+        int32_t expected = 0;
+        for (int64_t l = 0; l < c.k; ++l)
+          expected += int32_t{q[i * c.q_stride + l]} * int32_t{w[j * c.k + l]};
+        ASSERT_EQ(got[i * c.n + j], expected)
+            << "m " << c.m << " k " << c.k << " n " << c.n << " at " << i << ", " << j;
+      }
+    }
+  }
+}
+
+}  // namespace
+}  // namespace quasr::kernels::int8_detail
