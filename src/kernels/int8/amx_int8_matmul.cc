@@ -8,6 +8,7 @@
 
 #include "core/tensor.h"
 #include "kernels/amx_tiles.h"
+#include "kernels/vector_math_avx512.h"
 
 namespace quasr::kernels::int8_detail {
 namespace {
@@ -25,16 +26,20 @@ int8_t* weight_data(const WeightMemory& memory) {
 
 // Panel p (columns 32p..32p+31), step s (k 64s..64s+63): two B tiles, each
 // 16 rows of (16 columns x 4 consecutive k) — the layout TDPBUSD expects.
-void pack_weights(const int8_t* w, int64_t n, int64_t k, int8_t* out) {
-  for (int64_t p = 0; p < n / kAmxBlock; ++p)
-    for (int64_t s = 0; s < k / kTileBytes; ++s)
-      for (int64_t half = 0; half < 2; ++half)
-        for (int64_t quad = 0; quad < kTileRows; ++quad)
-          for (int64_t c = 0; c < 16; ++c) {
-            const int8_t* src = w + (p * kAmxBlock + half * 16 + c) * k + s * kTileBytes + 4 * quad;
-            std::memcpy(out, src, 4);
-            out += 4;
-          }
+// Each tile is the dword transpose of its 16 columns' 64 bytes.
+__attribute__((target("avx512f"))) void pack_weights(const int8_t* w, int64_t n, int64_t k,
+                                                     int8_t* out) {
+  for (int64_t c0 = 0; c0 < n; c0 += 16) {
+    const int64_t p = c0 / kAmxBlock, half = c0 % kAmxBlock / 16;
+    for (int64_t s = 0; s < k / kTileBytes; ++s) {
+      __m512i rows[16];
+      for (int c = 0; c < 16; ++c) rows[c] = _mm512_loadu_si512(w + (c0 + c) * k + s * kTileBytes);
+      avx512::transpose_16x16(rows);
+      int8_t* tile = out + p * kAmxBlock * k + s * kPanelStep + half * kTileSize;
+      for (int quad = 0; quad < kTileRows; ++quad)
+        _mm512_storeu_si512(tile + quad * kTileBytes, rows[quad]);
+    }
+  }
 }
 
 // Rows 16g..16g+15 of q as k/64 tiles of 16 x 64 bytes; rows past m are zero.
