@@ -115,7 +115,8 @@ void BM_AmxU8S8S32(benchmark::State& state) {
 
 void Shapes(benchmark::internal::Benchmark* b) {
   for (int64_t m : {50, 300, 1500}) {
-    for (auto [k, n] : {std::pair<int64_t, int64_t>{1024, 1024}, {1024, 4096}, {4096, 1024}}) {
+    for (auto [k, n] :
+         {std::pair<int64_t, int64_t>{1024, 1024}, {1024, 4096}, {4096, 1024}, {1536, 512}}) {
       b->Args({m, k, n});
     }
   }

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <string>
 #include <vector>
@@ -22,6 +23,8 @@ TEST(StaticInt8Conv1d, MatchesReference) {
       {16, 16, 8, 1, 4, 16},  // depthwise, even kernel, padded
       {32, 32, 16, 1, 8, 2},  // positional conv scaled down (im2col GEMM per group)
       {12, 12, 6, 2, 3, 3},   // grouped and strided
+      {64, 64, 3, 2, 0, 1},   // the extractor's convs scaled down (AMX: overlapping rows)
+      {32, 32, 2, 2, 0, 1},   // ... kernel 2
   };
   for (const Conv1dShape& s : shapes) {
     const int64_t cols = s.in_channels / s.groups * s.kernel;
@@ -29,7 +32,8 @@ TEST(StaticInt8Conv1d, MatchesReference) {
         testing::random_vector(s.out_channels * cols, 31 + s.kernel, -0.4f, 0.4f);
     std::vector<float> bias = testing::random_vector(s.out_channels, 32);
     Int8Weights w = Int8Weights::quantize(wf.data(), s.out_channels, cols, true);
-    for (int64_t t_in : {10, 11, 40, 150}) {
+    // 1200: several frame blocks of the GEMM paths.
+    for (int64_t t_in : {10, 11, 40, 150, 1200}) {
       if (s.output_length(t_in) <= 0) continue;
       std::vector<float> x = testing::random_vector(t_in * s.in_channels, 33 + t_in, -1.0f, 2.0f);
       for (quant::QuantParams input :
@@ -91,6 +95,35 @@ TEST(DynamicInt8Conv1d, MatchesReference) {
         }
       }
     }
+  }
+}
+
+// The extractor's chaining: frames quantized by the producer, each output
+// frame handed to row_done once, final, and equal to run()'s.
+TEST(StaticInt8Conv1d, RunQuantizedHandsFinishedFrames) {
+  if (isa_level() == IsaLevel::kRef) GTEST_SKIP() << "the reference path takes float input only";
+  for (const Conv1dShape& s : {Conv1dShape{64, 64, 3, 2, 0, 1}, Conv1dShape{5, 7, 3, 2, 0, 1}}) {
+    const int64_t cols = s.in_channels * s.kernel, t_in = 1200, t_out = s.output_length(t_in);
+    std::vector<float> wf = testing::random_vector(s.out_channels * cols, 41, -0.4f, 0.4f);
+    std::vector<float> bias = testing::random_vector(s.out_channels, 42);
+    std::vector<float> x = testing::random_vector(t_in * s.in_channels, 43, -1.0f, 2.0f);
+    Int8Weights w = Int8Weights::quantize(wf.data(), s.out_channels, cols, true);
+    StaticInt8Conv1d conv(s, w, bias.data(), Activation::kGelu, quant::QuantParams{3.0f / 255, 85});
+    ASSERT_TRUE(conv.takes_quantized_rows()) << conv.implementation(t_in);
+    std::vector<uint8_t> q(t_in * s.in_channels);
+    for (int64_t t = 0; t < t_in; ++t)
+      conv.quantize_row(x.data() + t * s.in_channels, q.data() + t * s.in_channels);
+    std::vector<float> expected(t_out * s.out_channels), y(expected.size()), seen(y.size());
+    std::vector<int> calls(t_out, 0);
+    conv.run(x.data(), t_in, expected.data());
+    auto row_done = [&](int64_t t, float* row) {
+      ++calls[t];
+      std::copy(row, row + s.out_channels, seen.begin() + t * s.out_channels);
+    };
+    conv.run_quantized(q.data(), t_in, y.data(), row_done);
+    EXPECT_EQ(y, expected) << conv.implementation(t_in);
+    EXPECT_EQ(seen, expected) << conv.implementation(t_in);
+    EXPECT_EQ(calls, std::vector<int>(t_out, 1));
   }
 }
 

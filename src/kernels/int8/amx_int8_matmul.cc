@@ -116,14 +116,30 @@ AmxInt8Matmul::AmxInt8Matmul(const int8_t* weight_nk, int64_t n, int64_t k)
   pack_weights(weight_nk, n, k, weight_data(weights_));
 }
 
+uint8_t* AmxInt8Matmul::packed_rows(int64_t padded_m) const {
+  thread_local AlignedBuffer buffer;
+  buffer.reserve(static_cast<size_t>(padded_m * k_ / 4));
+  return reinterpret_cast<uint8_t*>(buffer.data());
+}
+
+// Panels [first, last), each followed by the next one's prefetch.
+void AmxInt8Matmul::multiply_panels(const uint8_t* packed, int64_t padded_m, int64_t m,
+                                    int64_t first, int64_t last, AccumulatorSink block_done) const {
+  const int8_t* weights = weight_data(weights_);
+  amx::configure_tiles();
+  for (int64_t p = first; p < last; ++p) {
+    const int8_t* panel = weights + p * kAmxBlock * k_;
+    multiply_panel(packed, padded_m, m, k_, panel, p + 1 < last ? panel + kAmxBlock * k_ : nullptr,
+                   p * kAmxBlock, block_done);
+  }
+  amx::release_tiles();
+}
+
 void AmxInt8Matmul::run(const uint8_t* q, int64_t m, int64_t q_stride, AccumulatorSink block_done,
                         RowIndexSink row_done) const {
   if (m <= 0) return;
   const int64_t padded_m = (m + kAmxBlock - 1) / kAmxBlock * kAmxBlock;
-  thread_local AlignedBuffer packed_buffer;
-  packed_buffer.reserve(static_cast<size_t>(padded_m * k_ / 4));
-  uint8_t* packed = reinterpret_cast<uint8_t*>(packed_buffer.data());
-  const int8_t* weights = weight_data(weights_);
+  uint8_t* packed = packed_rows(padded_m);
   const int64_t panels = n_ / kAmxBlock;
 #pragma omp parallel if (m * n_ * k_ >= kParallelWork)
   {
@@ -131,21 +147,24 @@ void AmxInt8Matmul::run(const uint8_t* q, int64_t m, int64_t q_stride, Accumulat
     for (int64_t g = thread; g < padded_m / kTileRows; g += threads)
       pack_row_group(q, m, q_stride, k_, g, packed);
 #pragma omp barrier
-    amx::configure_tiles();
     // Contiguous panel runs: each thread streams its own share of the weights.
-    const int64_t first = panels * thread / threads, last = panels * (thread + 1) / threads;
-    for (int64_t p = first; p < last; ++p) {
-      const int8_t* panel = weights + p * kAmxBlock * k_;
-      multiply_panel(packed, padded_m, m, k_, panel,
-                     p + 1 < last ? panel + kAmxBlock * k_ : nullptr, p * kAmxBlock, block_done);
-    }
-    amx::release_tiles();
+    multiply_panels(packed, padded_m, m, panels * thread / threads, panels * (thread + 1) / threads,
+                    block_done);
     if (row_done) {
 #pragma omp barrier
 #pragma omp for schedule(static)
       for (int64_t i = 0; i < m; ++i) row_done(i);
     }
   }
+}
+
+void AmxInt8Matmul::run_on_this_thread(const uint8_t* q, int64_t m, int64_t q_stride,
+                                       AccumulatorSink block_done) const {
+  if (m <= 0) return;
+  const int64_t padded_m = (m + kAmxBlock - 1) / kAmxBlock * kAmxBlock;
+  uint8_t* packed = packed_rows(padded_m);
+  for (int64_t g = 0; g < padded_m / kTileRows; ++g) pack_row_group(q, m, q_stride, k_, g, packed);
+  multiply_panels(packed, padded_m, m, 0, n_ / kAmxBlock, block_done);
 }
 
 }  // namespace quasr::kernels::int8_detail

@@ -47,10 +47,21 @@ class AmxInt8Matmul {
   void run(const uint8_t* q, int64_t m, int64_t q_stride, AccumulatorSink block_done,
            RowIndexSink row_done = {}) const;
 
+  // The same product on the calling thread alone, for callers that split
+  // their work between threads themselves (the convolution's frame blocks);
+  // every block is done when it returns.
+  void run_on_this_thread(const uint8_t* q, int64_t m, int64_t q_stride,
+                          AccumulatorSink block_done) const;
+
   int64_t out_features() const { return n_; }
   int64_t in_features() const { return k_; }
 
  private:
+  // The calling thread's buffer for padded_m rows in tile order.
+  uint8_t* packed_rows(int64_t padded_m) const;
+  void multiply_panels(const uint8_t* packed, int64_t padded_m, int64_t m, int64_t first,
+                       int64_t last, AccumulatorSink block_done) const;
+
   int64_t n_;
   int64_t k_;
   WeightMemory weights_;

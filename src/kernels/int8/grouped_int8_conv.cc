@@ -44,18 +44,24 @@ GroupedInt8Conv::GroupedInt8Conv(const Conv1dShape& shape, const int8_t* weight)
       for (int64_t i = 0; i < cig; ++i)
         for (int64_t k = 0; k < s.kernel; ++k) row[k * cig + i] = w[i * s.kernel + k];
     }
+    if (s.groups == 1 && AmxInt8Matmul::available() && AmxInt8Matmul::supports(cog, window_)) {
+      amx_ = std::make_unique<AmxInt8Matmul>(rows.data(), cog, window_);
+      return;
+    }
     groups_.push_back(std::make_unique<PackedInt8Matmul>(
         rows.data(), cog, window_, dnnl::memory::data_type::s32, dnnl::primitive_attr(), nullptr));
   }
 }
 
 std::string GroupedInt8Conv::implementation() const {
+  if (amx_) return "quasr:amx_int8 (overlapping rows)";
   return "im2col+" + groups_.front()->implementation(frame_block_);
 }
 
 void GroupedInt8Conv::run_block(const uint8_t* q, int64_t group, int64_t first, int64_t frames,
                                 const EpilogueRow& epilogue, IsaLevel isa, float* y,
                                 RowSink row_done) const {
+  if (amx_) return run_block_amx(q, first, frames, epilogue, isa, y, row_done);
   const Conv1dShape& s = shape_;
   const int64_t cig = s.in_channels / s.groups, cog = s.out_channels / s.groups;
   BlockBuffers& buffers = thread_buffers();
@@ -80,6 +86,26 @@ void GroupedInt8Conv::run_block(const uint8_t* q, int64_t group, int64_t first, 
     dequantize_row_in_place(row, cog, channels, isa);
     if (row_done) row_done(first + t, row);
   }
+}
+
+// One group: the block's windows are rows of q (stride * c_in apart), and
+// each 32 x 32 block of sums is dequantized as it comes off the tiles.
+void GroupedInt8Conv::run_block_amx(const uint8_t* q, int64_t first, int64_t frames,
+                                    const EpilogueRow& epilogue, IsaLevel isa, float* y,
+                                    RowSink row_done) const {
+  const int64_t c_out = shape_.out_channels, row_stride = shape_.stride * shape_.in_channels;
+  const quant::QuantParams input{epilogue.x_scale, epilogue.x_zero_point};
+  float* y_block = y + first * c_out;
+  auto dequantize = [&](const int32_t* acc, int64_t row0, int64_t rows, int64_t col0) {
+    EpilogueRow columns = epilogue;
+    columns.w_scales += col0;
+    columns.w_sums += col0;
+    if (columns.bias) columns.bias += col0;
+    dequantize_block32(acc, rows, &input, 0, columns, y_block + row0 * c_out + col0, c_out, isa);
+  };
+  amx_->run_on_this_thread(q + first * row_stride, frames, row_stride, dequantize);
+  if (row_done)
+    for (int64_t t = 0; t < frames; ++t) row_done(first + t, y_block + t * c_out);
 }
 
 void GroupedInt8Conv::run(const uint8_t* q, int64_t t_in, const EpilogueRow& epilogue, IsaLevel isa,

@@ -12,12 +12,18 @@
 // channel o is w[o, :, :] transposed to the same order. Each block's int32
 // sums are dequantized into y while they are still in cache (a separate pass
 // over the whole output moved each value three more times).
+//
+// With one group and AMX-INT8 (the extractor convs), quasr's AMX kernel runs
+// the product instead, with no im2col copy at all: frame t's window is
+// q[t * stride * c_in, + kernel * c_in) in memory already, so the GEMM rows
+// are q itself with a row stride of stride * c_in (overlapping rows).
 #pragma once
 
 #include <cstdint>
 #include <memory>
 #include <vector>
 
+#include "kernels/int8/amx_int8_matmul.h"
 #include "kernels/int8/epilogue.h"
 #include "kernels/int8/packed_int8_matmul.h"
 #include "kernels/packed_conv1d.h"
@@ -42,11 +48,14 @@ class GroupedInt8Conv {
  private:
   void run_block(const uint8_t* q, int64_t group, int64_t first, int64_t frames,
                  const EpilogueRow& epilogue, IsaLevel isa, float* y, RowSink row_done) const;
+  void run_block_amx(const uint8_t* q, int64_t first, int64_t frames, const EpilogueRow& epilogue,
+                     IsaLevel isa, float* y, RowSink row_done) const;
 
   Conv1dShape shape_;
-  int64_t window_;       // GEMM depth: (c_in / groups) * kernel
-  int64_t frame_block_;  // GEMM rows
-  std::vector<std::unique_ptr<PackedInt8Matmul>> groups_;
+  int64_t window_;                                         // GEMM depth: (c_in / groups) * kernel
+  int64_t frame_block_;                                    // GEMM rows
+  std::vector<std::unique_ptr<PackedInt8Matmul>> groups_;  // or, one group on AMX:
+  std::unique_ptr<AmxInt8Matmul> amx_;
 };
 
 }  // namespace quasr::kernels::int8_detail
