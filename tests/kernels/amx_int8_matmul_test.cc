@@ -42,14 +42,17 @@ TEST(AmxInt8Matmul, ExactSumsForEveryBlockAndRow) {
     for (int8_t& v : w) v = static_cast<int8_t>(rng());
     AmxInt8Matmul matmul(w.data(), c.n, c.k);
     std::vector<int32_t> got(c.m * c.n, -1);
-    std::vector<std::atomic<int>> blocks_per_row(c.m);
+    std::vector<std::atomic<int>> blocks_per_row(c.m), deliveries(c.m * c.n / kAmxBlock);
     std::atomic<int> bad_blocks{0}, early_rows{0}, rows_seen{0};
     const int64_t panels = c.n / kAmxBlock;
     auto block_done = [&](const int32_t* acc, int64_t row0, int64_t rows, int64_t col0) {
-      if (row0 % kAmxBlock || col0 % kAmxBlock || rows != std::min(kAmxBlock, c.m - row0))
+      // Pieces of rows stay within their 32-row block.
+      if (col0 % kAmxBlock || rows < 1 || row0 + rows > c.m ||
+          row0 / kAmxBlock != (row0 + rows - 1) / kAmxBlock)
         ++bad_blocks;
       for (int64_t r = 0; r < rows; ++r) {
         ++blocks_per_row[row0 + r];
+        ++deliveries[(row0 + r) * panels + col0 / kAmxBlock];
         for (int64_t j = 0; j < kAmxBlock; ++j)
           got[(row0 + r) * c.n + col0 + j] = acc[r * kAmxBlock + j];
       }
@@ -62,6 +65,7 @@ TEST(AmxInt8Matmul, ExactSumsForEveryBlockAndRow) {
     EXPECT_EQ(bad_blocks, 0);
     EXPECT_EQ(early_rows, 0);
     EXPECT_EQ(rows_seen, c.m);
+    for (const std::atomic<int>& count : deliveries) ASSERT_EQ(count, 1);
     for (int64_t i = 0; i < c.m; ++i) {
       for (int64_t j = 0; j < c.n; ++j) {
         int32_t expected = 0;

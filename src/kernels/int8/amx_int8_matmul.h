@@ -4,12 +4,16 @@
 //
 // Why not oneDNN: its brgemm (2.6) writes the whole int32 result to memory
 // and quasr's dequantizing epilogue reads it back; for the large model's
-// feed-forward that is 5 MB each way per 320 frames. Here each thread takes
-// a run of 32-column panels: for every 32-row block the panel's weights (a
-// few KiB per 64 of k, in L1 after the first block) meet two row tiles, four
-// accumulators are stored to a 4 KiB buffer and finished there. Rows are
-// first repacked into 16 x 64-byte tiles so each tile load is one
-// contiguous KiB (strided loads of long rows hit the same L1 sets).
+// feed-forward that is 5 MB each way per 320 frames. Here the threads take
+// runs of two 32-column panels from a shared counter: for every 32-row block
+// the panel's weights (a few KiB per 64 of k, in L1 after the first block)
+// meet two row tiles, and the four accumulators are stored to a 4 KiB buffer.
+// The epilogue of that block then runs a few rows per k step inside the
+// next block's loop, so the vector units dequantize while the tile unit
+// multiplies (one after the other, the epilogue cost a fifth of the
+// product's time). Rows are first repacked into 16 x 64-byte tiles so each
+// tile load is one contiguous KiB (strided loads of long rows hit the same
+// L1 sets).
 #pragma once
 
 #include <cstdint>
@@ -19,8 +23,11 @@
 
 namespace quasr::kernels::int8_detail {
 
-// acc[r * kAmxBlock + c] = Σ_l q[row0 + r, l] w[col0 + c, l] for r < rows
-// (the valid rows of the block; always kAmxBlock columns).
+class PanelQueue;
+
+// acc[r * kAmxBlock + c] = Σ_l q[row0 + r, l] w[col0 + c, l] for r < rows,
+// always kAmxBlock columns (col0 a multiple of kAmxBlock). A block's valid
+// rows may arrive in several pieces; every (row, column block) arrives once.
 using AccumulatorSink =
     FunctionRef<void(const int32_t* acc, int64_t row0, int64_t rows, int64_t col0)>;
 using RowIndexSink = FunctionRef<void(int64_t row)>;
@@ -39,11 +46,10 @@ class AmxInt8Matmul {
   // weight_nk: n rows of k s8 values (row-major); copied into tile order.
   AmxInt8Matmul(const int8_t* weight_nk, int64_t n, int64_t k);
 
-  // Multiplies q [m, k] (u8, row stride q_stride) by the weights. Each block
-  // goes to block_done on the thread that computed it (blocks of one thread
-  // share a column panel); once every block is done, row_done (optional)
-  // sees each row index, spread over the threads. Not re-entrant from
-  // inside the callbacks.
+  // Multiplies q [m, k] (u8, row stride q_stride; rows may overlap) by the
+  // weights. Each block goes to block_done on the thread that computed it;
+  // once every block is done, row_done (optional) sees each row index,
+  // spread over the threads. Not re-entrant from inside the callbacks.
   void run(const uint8_t* q, int64_t m, int64_t q_stride, AccumulatorSink block_done,
            RowIndexSink row_done = {}) const;
 
@@ -59,8 +65,8 @@ class AmxInt8Matmul {
  private:
   // The calling thread's buffer for padded_m rows in tile order.
   uint8_t* packed_rows(int64_t padded_m) const;
-  void multiply_panels(const uint8_t* packed, int64_t padded_m, int64_t m, int64_t first,
-                       int64_t last, AccumulatorSink block_done) const;
+  void multiply_panels(const uint8_t* packed, int64_t padded_m, int64_t m, PanelQueue& queue,
+                       AccumulatorSink block_done) const;
 
   int64_t n_;
   int64_t k_;
