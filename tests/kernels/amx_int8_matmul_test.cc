@@ -19,8 +19,8 @@ struct Case {
 TEST(AmxInt8Matmul, ShapesItCovers) {
   EXPECT_TRUE(AmxInt8Matmul::supports(1024, 4096));
   EXPECT_TRUE(AmxInt8Matmul::supports(32, 64));
-  EXPECT_FALSE(AmxInt8Matmul::supports(48, 64));   // n not a multiple of 32
-  EXPECT_FALSE(AmxInt8Matmul::supports(32, 130));  // k not a multiple of 64
+  EXPECT_TRUE(AmxInt8Matmul::supports(1000, 1024));  // n padded to whole panels
+  EXPECT_FALSE(AmxInt8Matmul::supports(32, 130));    // k not a multiple of 64
   EXPECT_FALSE(AmxInt8Matmul::supports(0, 64));
 }
 
@@ -42,9 +42,9 @@ TEST(AmxInt8Matmul, ExactSumsForEveryBlockAndRow) {
     for (int8_t& v : w) v = static_cast<int8_t>(rng());
     AmxInt8Matmul matmul(w.data(), c.n, c.k);
     std::vector<int32_t> got(c.m * c.n, -1);
-    std::vector<std::atomic<int>> blocks_per_row(c.m), deliveries(c.m * c.n / kAmxBlock);
-    std::atomic<int> bad_blocks{0}, early_rows{0}, rows_seen{0};
-    const int64_t panels = c.n / kAmxBlock;
+    const int64_t panels = (c.n + kAmxBlock - 1) / kAmxBlock;
+    std::vector<std::atomic<int>> blocks_per_row(c.m), deliveries(c.m * panels);
+    std::atomic<int> bad_blocks{0}, early_rows{0}, rows_seen{0}, nonzero_padding{0};
     auto block_done = [&](const int32_t* acc, int64_t row0, int64_t rows, int64_t col0) {
       // Pieces of rows stay within their 32-row block.
       if (col0 % kAmxBlock || rows < 1 || row0 + rows > c.m ||
@@ -53,8 +53,12 @@ TEST(AmxInt8Matmul, ExactSumsForEveryBlockAndRow) {
       for (int64_t r = 0; r < rows; ++r) {
         ++blocks_per_row[row0 + r];
         ++deliveries[(row0 + r) * panels + col0 / kAmxBlock];
-        for (int64_t j = 0; j < kAmxBlock; ++j)
-          got[(row0 + r) * c.n + col0 + j] = acc[r * kAmxBlock + j];
+        for (int64_t j = 0; j < kAmxBlock; ++j) {
+          if (col0 + j < c.n)
+            got[(row0 + r) * c.n + col0 + j] = acc[r * kAmxBlock + j];
+          else if (acc[r * kAmxBlock + j] != 0)
+            ++nonzero_padding;
+        }
       }
     };
     auto row_done = [&](int64_t i) {
@@ -63,6 +67,7 @@ TEST(AmxInt8Matmul, ExactSumsForEveryBlockAndRow) {
     };
     matmul.run(q.data(), c.m, c.q_stride, block_done, row_done);
     EXPECT_EQ(bad_blocks, 0);
+    EXPECT_EQ(nonzero_padding, 0);
     EXPECT_EQ(early_rows, 0);
     EXPECT_EQ(rows_seen, c.m);
     for (const std::atomic<int>& count : deliveries) ASSERT_EQ(count, 1);

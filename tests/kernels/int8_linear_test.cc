@@ -21,10 +21,11 @@ namespace {
 struct Shape {
   int64_t m, k, n;
 };
-// The last three are shapes quasr's AMX kernel takes where the CPU has it
-// (n a multiple of 32, k of 64), with a row tail.
-const Shape kShapes[] = {{1, 5, 5},    {7, 63, 17},    {33, 130, 64}, {2, 1, 3},     {16, 64, 48},
-                         {9, 257, 33}, {40, 1024, 20}, {1, 64, 32},   {33, 128, 64}, {70, 192, 96}};
+// Shapes with k a multiple of 64 go to quasr's AMX kernel where the CPU has
+// it: n = 48 and 1000 (a CTC head's vocabulary) end in a partial panel.
+const Shape kShapes[] = {{1, 5, 5},     {7, 63, 17},   {33, 130, 64},  {2, 1, 3},
+                         {16, 64, 48},  {9, 257, 33},  {40, 1024, 20}, {1, 64, 32},
+                         {33, 128, 64}, {70, 192, 96}, {37, 128, 1000}};
 
 // |terms| of one output, to bound float rounding: sx sw (Σ q |w| + zp Σ |w|) + |b|.
 std::vector<float> magnitudes(const float* x, int64_t m, int64_t k, const Int8Weights& w,

@@ -43,14 +43,17 @@ int8_t* weight_data(const WeightMemory& memory) {
 
 // Panel p (columns 32p..32p+31), step s (k 64s..64s+63): two B tiles, each
 // 16 rows of (16 columns x 4 consecutive k) — the layout TDPBUSD expects.
-// Each tile is the dword transpose of its 16 columns' 64 bytes.
+// Each tile is the dword transpose of its 16 columns' 64 bytes; columns
+// from n on (the last panel's padding) are zero.
 __attribute__((target("avx512f"))) void pack_weights(const int8_t* w, int64_t n, int64_t k,
-                                                     int8_t* out) {
-  for (int64_t c0 = 0; c0 < n; c0 += 16) {
+                                                     int64_t panels, int8_t* out) {
+  for (int64_t c0 = 0; c0 < panels * kAmxBlock; c0 += 16) {
     const int64_t p = c0 / kAmxBlock, half = c0 % kAmxBlock / 16;
     for (int64_t s = 0; s < k / kTileBytes; ++s) {
       __m512i rows[16];
-      for (int c = 0; c < 16; ++c) rows[c] = _mm512_loadu_si512(w + (c0 + c) * k + s * kTileBytes);
+      for (int c = 0; c < 16; ++c)
+        rows[c] = c0 + c < n ? _mm512_loadu_si512(w + (c0 + c) * k + s * kTileBytes)
+                             : _mm512_setzero_si512();
       avx512::transpose_16x16(rows);
       int8_t* tile = out + p * kAmxBlock * k + s * kPanelStep + half * kTileSize;
       for (int quad = 0; quad < kTileRows; ++quad)
@@ -156,9 +159,10 @@ bool AmxInt8Matmul::available() {
 AmxInt8Matmul::AmxInt8Matmul(const int8_t* weight_nk, int64_t n, int64_t k)
     : n_(n),
       k_(k),
-      weights_(
-          dnnl::memory::desc({n * k}, dnnl::memory::data_type::s8, dnnl::memory::format_tag::a)) {
-  pack_weights(weight_nk, n, k, weight_data(weights_));
+      panels_((n + kAmxBlock - 1) / kAmxBlock),
+      weights_(dnnl::memory::desc({panels_ * kAmxBlock * k}, dnnl::memory::data_type::s8,
+                                  dnnl::memory::format_tag::a)) {
+  pack_weights(weight_nk, n, k, panels_, weight_data(weights_));
 }
 
 uint8_t* AmxInt8Matmul::packed_rows(int64_t padded_m) const {
@@ -192,7 +196,7 @@ void AmxInt8Matmul::run(const uint8_t* q, int64_t m, int64_t q_stride, Accumulat
   if (m <= 0) return;
   const int64_t padded_m = (m + kAmxBlock - 1) / kAmxBlock * kAmxBlock;
   uint8_t* packed = packed_rows(padded_m);
-  const int64_t panels = n_ / kAmxBlock;
+  const int64_t panels = panels_;
   // Runs of a few panels handed out in order, so a thread that started late
   // or runs slower (a shared machine) takes fewer: with fixed halves one
   // thread waited for the other at the end for ~15 % of the product's time.
@@ -220,7 +224,7 @@ void AmxInt8Matmul::run_on_this_thread(const uint8_t* q, int64_t m, int64_t q_st
   const int64_t padded_m = (m + kAmxBlock - 1) / kAmxBlock * kAmxBlock;
   uint8_t* packed = packed_rows(padded_m);
   for (int64_t g = 0; g < padded_m / kTileRows; ++g) pack_row_group(q, m, q_stride, k_, g, packed);
-  PanelQueue queue(n_ / kAmxBlock, n_ / kAmxBlock);
+  PanelQueue queue(panels_, panels_);
   multiply_panels(packed, padded_m, m, queue, block_done);
 }
 

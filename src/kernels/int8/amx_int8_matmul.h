@@ -26,7 +26,8 @@ namespace quasr::kernels::int8_detail {
 class PanelQueue;
 
 // acc[r * kAmxBlock + c] = Σ_l q[row0 + r, l] w[col0 + c, l] for r < rows,
-// always kAmxBlock columns (col0 a multiple of kAmxBlock). A block's valid
+// always kAmxBlock columns (col0 a multiple of kAmxBlock); in the last block
+// columns from out_features() on are padding (zero weights). A block's valid
 // rows may arrive in several pieces; every (row, column block) arrives once.
 using AccumulatorSink =
     FunctionRef<void(const int32_t* acc, int64_t row0, int64_t rows, int64_t col0)>;
@@ -38,10 +39,8 @@ class AmxInt8Matmul {
  public:
   // AMX-INT8 usable here (amx::usable).
   static bool available();
-  // Shapes the tiles cover without padding the weights.
-  static bool supports(int64_t n, int64_t k) {
-    return n > 0 && k > 0 && n % kAmxBlock == 0 && k % 64 == 0;
-  }
+  // Shapes the tiles cover (n is padded to whole 32-column panels).
+  static bool supports(int64_t n, int64_t k) { return n > 0 && k > 0 && k % 64 == 0; }
 
   // weight_nk: n rows of k s8 values (row-major); copied into tile order.
   AmxInt8Matmul(const int8_t* weight_nk, int64_t n, int64_t k);
@@ -70,6 +69,7 @@ class AmxInt8Matmul {
 
   int64_t n_;
   int64_t k_;
+  int64_t panels_;  // n rounded up to whole panels
   WeightMemory weights_;
 };
 

@@ -44,7 +44,8 @@ GroupedInt8Conv::GroupedInt8Conv(const Conv1dShape& shape, const int8_t* weight)
       for (int64_t i = 0; i < cig; ++i)
         for (int64_t k = 0; k < s.kernel; ++k) row[k * cig + i] = w[i * s.kernel + k];
     }
-    if (s.groups == 1 && AmxInt8Matmul::available() && AmxInt8Matmul::supports(cog, window_)) {
+    if (s.groups == 1 && cog % kAmxBlock == 0 && AmxInt8Matmul::available() &&
+        AmxInt8Matmul::supports(cog, window_)) {
       amx_ = std::make_unique<AmxInt8Matmul>(rows.data(), cog, window_);
       return;
     }

@@ -171,8 +171,19 @@ void DynamicInt8Linear::multiply_block_amx(const uint8_t* q, const quant::QuantP
     columns.w_sums = w_sums_.data() + col0;
     columns.bias = bias_.empty() ? nullptr : bias_.data() + col0;
     columns.activation = activation_;
-    int8_detail::dequantize_block32(acc, rows, params + (per_row ? row0 : 0), per_row ? 1 : 0,
-                                    columns, y + row0 * y_row_stride + col0, y_row_stride, isa_);
+    const quant::QuantParams* row_params = params + (per_row ? row0 : 0);
+    float* out = y + row0 * y_row_stride + col0;
+    const int64_t cols = std::min(int8_detail::kAmxBlock, n_ - col0);
+    if (cols == int8_detail::kAmxBlock) {
+      return int8_detail::dequantize_block32(acc, rows, row_params, per_row ? 1 : 0, columns, out,
+                                             y_row_stride, isa_);
+    }
+    for (int64_t r = 0; r < rows; ++r) {  // the last, partial panel
+      columns.x_scale = row_params[per_row ? r : 0].scale;
+      columns.x_zero_point = row_params[per_row ? r : 0].zero_point;
+      int8_detail::dequantize_row(acc + r * int8_detail::kAmxBlock, out + r * y_row_stride, cols,
+                                  columns, isa_);
+    }
   };
   auto hand_row = [&](int64_t i) { row_done(i, y + i * y_row_stride); };
   amx_->run(q, m, k_, dequantize,
