@@ -27,13 +27,11 @@ TEST(AmxInt8Matmul, ShapesItCovers) {
 TEST(AmxInt8Matmul, ExactSumsForEveryBlockAndRow) {
   if (!AmxInt8Matmul::available()) GTEST_SKIP() << "AMX-INT8 not usable here";
   // Tails of 1, 31 and 6 rows, 1 to 5 column panels (split unevenly over
-  // two threads), row strides beyond k, and one product large enough to
-  // run in parallel.
-  const Case cases[] = {{1, 64, 32, 64},
-                        {31, 128, 64, 130},
-                        {33, 64, 96, 64},
-                        {70, 192, 160, 200},
-                        {300, 1024, 128, 1024}};
+  // two threads), row strides beyond k, one product large enough to run in
+  // parallel, and widths that end in a partial panel (7, 40, 1000).
+  const Case cases[] = {{1, 64, 32, 64},     {31, 128, 64, 130},     {33, 64, 96, 64},
+                        {70, 192, 160, 200}, {300, 1024, 128, 1024}, {45, 128, 40, 128},
+                        {9, 64, 7, 64},      {70, 256, 1000, 256}};
   std::mt19937 rng(11);
   for (const Case& c : cases) {
     std::vector<uint8_t> q(c.m * c.q_stride);
