@@ -22,18 +22,20 @@ constexpr int64_t kParallelWork = 1 << 15;
 // Rows per block of the dynamic kernel (see DynamicInt8Linear::run).
 constexpr int64_t kRowBlock = 256;
 
-// Rows per block: long inputs go in blocks, so the quantized block and the
-// int32 block the epilogue rewrites are still in cache; fixed block sizes
-// also keep the number of oneDNN primitives per layer small.
-int64_t rows_per_block(int64_t m) {
-  return m > 2 * kRowBlock ? kRowBlock : m;
+// Rows per block on oneDNN: long inputs go in blocks, so the quantized block
+// and the int32 block the epilogue rewrites are still in cache; fixed block
+// sizes also keep the number of oneDNN primitives per layer small. The AMX
+// kernel takes every row at once: it finishes its output in 32 x 32 blocks
+// anyway, and each block of rows would stream all the weights again (on
+// 21-28 s clips of large int8-all, blocks of 256 rows cost 7 % of the RTF).
+int64_t rows_per_block(int64_t m, bool amx) {
+  return !amx && m > 2 * kRowBlock ? kRowBlock : m;
 }
 
-// Runs block(start, rows, sink) over m rows in blocks, with sink numbering
-// rows from the start of the whole input for row_done.
+// Runs block(start, rows, sink) over m rows in blocks of `size`, with sink
+// numbering rows from the start of the whole input for row_done.
 template <typename Block>
-void for_each_block(int64_t m, RowSink row_done, const Block& block) {
-  const int64_t size = rows_per_block(m);
+void for_each_block(int64_t m, int64_t size, RowSink row_done, const Block& block) {
   for (int64_t start = 0; start < m; start += size) {
     auto shifted = [&](int64_t i, float* row) { row_done(start + i, row); };
     block(start, std::min(size, m - start), row_done ? RowSink(shifted) : RowSink());
@@ -199,12 +201,12 @@ void DynamicInt8Linear::run(const float* x, int64_t m, int64_t x_row_stride, flo
                              bias_.empty() ? nullptr : bias_.data(), activation_, y, y_row_stride);
     return hand_rows(row_done, y, m, y_row_stride);
   }
-  const int64_t block = rows_per_block(m);
+  const int64_t block = rows_per_block(m, amx_ != nullptr);
   int8_detail::Scratch& scratch = int8_detail::thread_scratch();
   uint8_t* q = grow(scratch.q, block * k_);
   quant::QuantParams* params = grow(scratch.params, per_row ? block : 1);
   if (!per_row) params[0] = tensor_params(x, m, x_row_stride);
-  for_each_block(m, row_done, [&](int64_t start, int64_t rows, RowSink sink) {
+  for_each_block(m, block, row_done, [&](int64_t start, int64_t rows, RowSink sink) {
     run_block(x + start * x_row_stride, rows, x_row_stride, y + start * y_row_stride, y_row_stride,
               params, q, sink);
   });
@@ -219,10 +221,11 @@ void DynamicInt8Linear::run_quantized(const uint8_t* q, const quant::QuantParams
                         bias_.empty() ? nullptr : bias_.data(), activation_, y, y_row_stride);
     return hand_rows(row_done, y, m, y_row_stride);
   }
-  for_each_block(m, row_done, [&](int64_t start, int64_t rows, RowSink sink) {
-    multiply_block(q + start * k_, params + start, rows, y + start * y_row_stride, y_row_stride,
-                   sink);
-  });
+  for_each_block(m, rows_per_block(m, amx_ != nullptr), row_done,
+                 [&](int64_t start, int64_t rows, RowSink sink) {
+                   multiply_block(q + start * k_, params + start, rows, y + start * y_row_stride,
+                                  y_row_stride, sink);
+                 });
 }
 
 // ----------------------------------------------------------------- static
