@@ -12,8 +12,9 @@
 //                                 quant::choose_asymmetric(lo, hi, quant::u8_range(false)));
 //
 // Weights are s8 symmetric (per output channel or per tensor), packed once at
-// construction into oneDNN's layout for this CPU (AMX / AVX-512 VNNI / AVX2);
-// the Int8Weights may be dropped afterwards. Activations are u8 with a zero
+// construction (the dynamic Linear into quasr's AMX tile order where AMX-INT8
+// is usable, otherwise into oneDNN's layout for this CPU: AMX / AVX-512 VNNI
+// / AVX2); the Int8Weights may be dropped afterwards. Activations are u8 with a zero
 // point. Products accumulate in int32; the zero-point term uses the weight
 // row sums precomputed at construction.
 //
