@@ -48,8 +48,7 @@ PackedConv1dF32::PackedConv1dF32(const Conv1dShape& shape, const float* weight, 
                 {s.groups, s.out_channels / s.groups, s.in_channels / s.groups, s.kernel}, dt::f32,
                 tag::goiw);
   dnnl::memory source(plain, engine, const_cast<float*>(weight));
-  dnnl::memory packed = weights_.get();  // a handle: the reorder writes weights_
-  dnnl::reorder(source, packed).execute(cpu_stream(), source, packed);
+  weights_.fill_from(source);
   if (has_bias_) {
     bias_ = make_f32_vector(bias, s.out_channels);
   }

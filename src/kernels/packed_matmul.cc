@@ -40,8 +40,7 @@ PackedMatmulF32::PackedMatmulF32(const float* weight_nk, const float* bias, int6
   // [n, k] row-major is the [k, n] matrix with strides {1, k}.
   dnnl::memory::desc plain({k, n}, dt::f32, dnnl::memory::dims{1, k});
   dnnl::memory source(plain, engine, const_cast<float*>(weight_nk));
-  dnnl::memory packed = weights_.get();  // a handle: the reorder writes weights_
-  dnnl::reorder(source, packed).execute(cpu_stream(), source, packed);
+  weights_.fill_from(source);
   if (has_bias_) {
     bias_ = dnnl::memory({{1, n}, dt::f32, tag::ab}, engine);
     std::memcpy(bias_.get_data_handle(), bias, sizeof(float) * n);

@@ -100,4 +100,10 @@ WeightMemory::WeightMemory(const dnnl::memory::desc& desc) {
   memory_ = dnnl::memory(desc, cpu_engine(), storage_.get());
 }
 
+void WeightMemory::fill_from(const dnnl::memory& source) {
+  // Handles to the same memory: execute() takes non-const ones.
+  dnnl::memory from = source, to = memory_;
+  dnnl::reorder(from, to).execute(cpu_stream(), from, to);
+}
+
 }  // namespace quasr::kernels

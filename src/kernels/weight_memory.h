@@ -27,6 +27,9 @@ class WeightMemory {
   explicit WeightMemory(const dnnl::memory::desc& desc);
 
   const dnnl::memory& get() const { return memory_; }
+  // Writes source into this memory in its layout (a oneDNN reorder on the
+  // CPU stream; the caller waits for the stream).
+  void fill_from(const dnnl::memory& source);
 
  private:
   std::shared_ptr<uint8_t> storage_;  // null when oneDNN owns the memory

@@ -42,8 +42,7 @@ PackedInt8Conv::PackedInt8Conv(const Conv1dShape& shape, const int8_t* weight, d
   weights_ = WeightMemory(pd.weights_desc());
   dnnl::memory source(weights_desc(shape_.groups == 1 ? tag::oiw : tag::goiw), engine,
                       const_cast<int8_t*>(weight));
-  dnnl::memory packed = weights_.get();  // a handle: the reorder writes weights_
-  dnnl::reorder(source, packed).execute(cpu_stream(), source, packed);
+  weights_.fill_from(source);
   if (has_bias_) {
     bias_ = make_f32_vector(bias, shape_.out_channels);
   }

@@ -49,8 +49,7 @@ PackedInt8Matmul::PackedInt8Matmul(const int8_t* weight_nk, int64_t n, int64_t k
   // [n, k] row-major is the [k, n] matrix with strides {1, k}.
   dnnl::memory::desc plain({k, n}, dt::s8, dnnl::memory::dims{1, k});
   dnnl::memory source(plain, engine, const_cast<int8_t*>(weight_nk));
-  dnnl::memory packed = weights_.get();  // a handle: the reorder writes weights_
-  dnnl::reorder(source, packed).execute(cpu_stream(), source, packed);
+  weights_.fill_from(source);
   if (has_bias_) {
     bias_ = dnnl::memory({{1, n}, dt::f32, tag::ab}, engine);
     std::memcpy(bias_.get_data_handle(), bias, sizeof(float) * n);
