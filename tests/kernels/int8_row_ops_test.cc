@@ -171,8 +171,8 @@ TEST(Int8RowOps, BlockEpilogueMatchesRowEpilogue) {
         columns.bias = with_bias ? bias.data() + col0 : nullptr;
         for (IsaLevel isa : levels_here()) {
           std::vector<float> y(rows * y_stride, -5.0f);
-          int8_detail::dequantize_block32(acc.data(), rows, params.data(), step, columns, y.data(),
-                                          y_stride, isa);
+          int8_detail::dequantize_block(acc.data(), rows, 32, params.data(), step, columns,
+                                        y.data(), y_stride, isa);
           for (int64_t r = 0; r < rows; ++r) {
             EpilogueRow row = columns;
             row.x_scale = params[r * step].scale;

@@ -143,10 +143,10 @@ void dequantize_row(const int32_t* acc, float* out, int64_t n, const EpilogueRow
   dequantize_scalar(acc, out, n, params);
 }
 
-void dequantize_block32(const int32_t* acc, int64_t rows, const quant::QuantParams* x_params,
-                        int64_t params_step, const EpilogueRow& columns, float* y, int64_t y_stride,
-                        IsaLevel isa) {
-  if (isa >= IsaLevel::kAvx512) {
+void dequantize_block(const int32_t* acc, int64_t rows, int64_t cols,
+                      const quant::QuantParams* x_params, int64_t params_step,
+                      const EpilogueRow& columns, float* y, int64_t y_stride, IsaLevel isa) {
+  if (isa >= IsaLevel::kAvx512 && cols == 32) {
     const bool gelu = columns.activation == Activation::kGelu;
     auto block = columns.bias ? (gelu ? dequantize_block32_avx512<true, true>
                                       : dequantize_block32_avx512<true, false>)
@@ -158,7 +158,7 @@ void dequantize_block32(const int32_t* acc, int64_t rows, const quant::QuantPara
   for (int64_t r = 0; r < rows; ++r) {
     row.x_scale = x_params[r * params_step].scale;
     row.x_zero_point = x_params[r * params_step].zero_point;
-    dequantize_row(acc + r * 32, y + r * y_stride, 32, row, isa);
+    dequantize_row(acc + r * 32, y + r * y_stride, cols, row, isa);
   }
 }
 

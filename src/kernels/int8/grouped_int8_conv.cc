@@ -77,10 +77,7 @@ void GroupedInt8Conv::run_block(const uint8_t* q, int64_t group, int64_t first, 
   // A short last block still runs the full-size GEMM; its extra rows are
   // whatever the buffer held and are not copied out.
   groups_[static_cast<size_t>(group)]->run(window, frame_block_, window_, out, cog);
-  EpilogueRow channels = epilogue;
-  channels.w_scales += group * cog;
-  channels.w_sums += group * cog;
-  if (channels.bias) channels.bias += group * cog;
+  const EpilogueRow channels = epilogue.from_column(group * cog);
   for (int64_t t = 0; t < frames; ++t) {
     float* row = y + (first + t) * s.out_channels + group * cog;
     std::memcpy(row, out + t * cog, sizeof(int32_t) * static_cast<size_t>(cog));
@@ -98,11 +95,8 @@ void GroupedInt8Conv::run_block_amx(const uint8_t* q, int64_t first, int64_t fra
   const quant::QuantParams input{epilogue.x_scale, epilogue.x_zero_point};
   float* y_block = y + first * c_out;
   auto dequantize = [&](const int32_t* acc, int64_t row0, int64_t rows, int64_t col0) {
-    EpilogueRow columns = epilogue;
-    columns.w_scales += col0;
-    columns.w_sums += col0;
-    if (columns.bias) columns.bias += col0;
-    dequantize_block32(acc, rows, &input, 0, columns, y_block + row0 * c_out + col0, c_out, isa);
+    dequantize_block(acc, rows, kAmxBlock, &input, 0, epilogue.from_column(col0),
+                     y_block + row0 * c_out + col0, c_out, isa);
   };
   amx_->run_on_this_thread(q + first * row_stride, frames, row_stride, dequantize);
   if (row_done)

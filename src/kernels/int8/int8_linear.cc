@@ -139,6 +139,15 @@ void DynamicInt8Linear::run_block(const float* x, int64_t m, int64_t x_row_strid
   multiply_block(q, params, m, y, y_row_stride, row_done);
 }
 
+int8_detail::EpilogueRow DynamicInt8Linear::column_epilogue() const {
+  int8_detail::EpilogueRow epilogue;
+  epilogue.w_scales = w_scales_.data();
+  epilogue.w_sums = w_sums_.data();
+  epilogue.bias = bias_.empty() ? nullptr : bias_.data();
+  epilogue.activation = activation_;
+  return epilogue;
+}
+
 void DynamicInt8Linear::multiply_block(const uint8_t* q, const quant::QuantParams* params,
                                        int64_t m, float* y, int64_t y_row_stride,
                                        RowSink row_done) const {
@@ -146,11 +155,7 @@ void DynamicInt8Linear::multiply_block(const uint8_t* q, const quant::QuantParam
   const bool per_row = options_.granularity == ActivationGranularity::kPerRow;
   // The int32 accumulators land in y itself and are turned into floats in place.
   matmul_->run(q, m, k_, y, y_row_stride);
-  int8_detail::EpilogueRow epilogue;
-  epilogue.w_scales = w_scales_.data();
-  epilogue.w_sums = w_sums_.data();
-  epilogue.bias = bias_.empty() ? nullptr : bias_.data();
-  epilogue.activation = activation_;
+  int8_detail::EpilogueRow epilogue = column_epilogue();
 #pragma omp parallel for schedule(static) firstprivate(epilogue) if (m * n_ >= kParallelWork / 8)
   for (int64_t i = 0; i < m; ++i) {
     const quant::QuantParams p = params[per_row ? i : 0];
@@ -166,26 +171,14 @@ void DynamicInt8Linear::multiply_block_amx(const uint8_t* q, const quant::QuantP
                                            int64_t m, float* y, int64_t y_row_stride,
                                            RowSink row_done) const {
   const bool per_row = options_.granularity == ActivationGranularity::kPerRow;
-  static_assert(int8_detail::kAmxBlock == 32, "the epilogue takes blocks of 32 columns");
+  static_assert(int8_detail::kAmxBlock == 32, "the epilogue takes blocks of up to 32 columns");
+  const int8_detail::EpilogueRow epilogue = column_epilogue();
   auto dequantize = [&](const int32_t* acc, int64_t row0, int64_t rows, int64_t col0) {
-    int8_detail::EpilogueRow columns;
-    columns.w_scales = w_scales_.data() + col0;
-    columns.w_sums = w_sums_.data() + col0;
-    columns.bias = bias_.empty() ? nullptr : bias_.data() + col0;
-    columns.activation = activation_;
-    const quant::QuantParams* row_params = params + (per_row ? row0 : 0);
-    float* out = y + row0 * y_row_stride + col0;
-    const int64_t cols = std::min(int8_detail::kAmxBlock, n_ - col0);
-    if (cols == int8_detail::kAmxBlock) {
-      return int8_detail::dequantize_block32(acc, rows, row_params, per_row ? 1 : 0, columns, out,
-                                             y_row_stride, isa_);
-    }
-    for (int64_t r = 0; r < rows; ++r) {  // the last, partial panel
-      columns.x_scale = row_params[per_row ? r : 0].scale;
-      columns.x_zero_point = row_params[per_row ? r : 0].zero_point;
-      int8_detail::dequantize_row(acc + r * int8_detail::kAmxBlock, out + r * y_row_stride, cols,
-                                  columns, isa_);
-    }
+    // The last panel may be partly padding: only columns up to n are written.
+    int8_detail::dequantize_block(acc, rows, std::min(int8_detail::kAmxBlock, n_ - col0),
+                                  params + (per_row ? row0 : 0), per_row ? 1 : 0,
+                                  epilogue.from_column(col0), y + row0 * y_row_stride + col0,
+                                  y_row_stride, isa_);
   };
   auto hand_row = [&](int64_t i) { row_done(i, y + i * y_row_stride); };
   amx_->run(q, m, k_, dequantize,

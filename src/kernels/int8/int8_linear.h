@@ -40,6 +40,7 @@
 #include <vector>
 
 #include "core/cpu_features.h"
+#include "kernels/int8/epilogue.h"
 #include "kernels/int8/int8_weights.h"
 #include "kernels/packed_matmul.h"
 #include "kernels/row_sink.h"
@@ -102,6 +103,8 @@ class DynamicInt8Linear {
   // read from params[0]), multiply, dequantize.
   void run_block(const float* x, int64_t m, int64_t x_row_stride, float* y, int64_t y_row_stride,
                  quant::QuantParams* params, uint8_t* q, RowSink row_done) const;
+  // The epilogue's per-column part (weight scales and sums, bias, activation).
+  int8_detail::EpilogueRow column_epilogue() const;
   // Multiply m quantized rows, dequantize, hand each row to row_done.
   void multiply_block(const uint8_t* q, const quant::QuantParams* params, int64_t m, float* y,
                       int64_t y_row_stride, RowSink row_done) const;
