@@ -12,6 +12,8 @@
 
 namespace quasr::kernels::int8_detail {
 
+namespace {
+
 // Runs of `run` consecutive panels, taken by whichever thread asks first.
 class PanelQueue {
  public:
@@ -27,8 +29,6 @@ class PanelQueue {
   const int64_t panels_, run_;
   std::atomic<int64_t> next_{0};
 };
-
-namespace {
 
 constexpr int64_t kTileRows = 16;
 constexpr int64_t kTileBytes = 64;                     // k values per tile row step
@@ -149,6 +149,38 @@ __attribute__((target("amx-tile,amx-int8"))) void multiply_panel(
   }
 }
 
+// count rounded up to whole 32-row (or 32-column) blocks.
+int64_t round_up_to_block(int64_t count) {
+  return (count + kAmxBlock - 1) / kAmxBlock * kAmxBlock;
+}
+
+// The calling thread's buffer for padded_m rows of k bytes in tile order.
+uint8_t* packed_rows(int64_t padded_m, int64_t k) {
+  thread_local AlignedBuffer buffer;
+  buffer.reserve(static_cast<size_t>(padded_m * k / 4));
+  return reinterpret_cast<uint8_t*>(buffer.data());
+}
+
+// Runs of panels taken from queue until it is empty. Each panel prefetches
+// the next one into L2, which is this thread's own half the time (runs of
+// two) and costs nothing the other half: a wasted fetch, no stall.
+void multiply_panels(const int8_t* weights, int64_t k, const uint8_t* packed, int64_t padded_m,
+                     int64_t m, PanelQueue& queue, AccumulatorSink block_done) {
+  AccumulatorBuffers buffers;
+  PendingEpilogue pending;
+  amx::configure_tiles();
+  for (int64_t first, last; queue.take(&first, &last);) {
+    for (int64_t p = first; p < last; ++p) {
+      const int8_t* panel = weights + p * kAmxBlock * k;
+      multiply_panel(packed, padded_m, m, k, panel,
+                     p + 1 < queue.panels() ? panel + kAmxBlock * k : nullptr, p * kAmxBlock,
+                     block_done, buffers, pending);
+    }
+  }
+  amx::release_tiles();
+  pending.finish(block_done);
+}
+
 }  // namespace
 
 bool AmxInt8Matmul::available() {
@@ -159,44 +191,17 @@ bool AmxInt8Matmul::available() {
 AmxInt8Matmul::AmxInt8Matmul(const int8_t* weight_nk, int64_t n, int64_t k)
     : n_(n),
       k_(k),
-      panels_((n + kAmxBlock - 1) / kAmxBlock),
+      panels_(round_up_to_block(n) / kAmxBlock),
       weights_(dnnl::memory::desc({panels_ * kAmxBlock * k}, dnnl::memory::data_type::s8,
                                   dnnl::memory::format_tag::a)) {
   pack_weights(weight_nk, n, k, panels_, weight_data(weights_));
 }
 
-uint8_t* AmxInt8Matmul::packed_rows(int64_t padded_m) const {
-  thread_local AlignedBuffer buffer;
-  buffer.reserve(static_cast<size_t>(padded_m * k_ / 4));
-  return reinterpret_cast<uint8_t*>(buffer.data());
-}
-
-// Runs of panels taken from queue until it is empty. Each panel prefetches
-// the next one into L2, which is this thread's own half the time (runs of
-// two) and costs nothing the other half: a wasted fetch, no stall.
-void AmxInt8Matmul::multiply_panels(const uint8_t* packed, int64_t padded_m, int64_t m,
-                                    PanelQueue& queue, AccumulatorSink block_done) const {
-  const int8_t* weights = weight_data(weights_);
-  AccumulatorBuffers buffers;
-  PendingEpilogue pending;
-  amx::configure_tiles();
-  for (int64_t first, last; queue.take(&first, &last);) {
-    for (int64_t p = first; p < last; ++p) {
-      const int8_t* panel = weights + p * kAmxBlock * k_;
-      multiply_panel(packed, padded_m, m, k_, panel,
-                     p + 1 < queue.panels() ? panel + kAmxBlock * k_ : nullptr, p * kAmxBlock,
-                     block_done, buffers, pending);
-    }
-  }
-  amx::release_tiles();
-  pending.finish(block_done);
-}
-
 void AmxInt8Matmul::run(const uint8_t* q, int64_t m, int64_t q_stride, AccumulatorSink block_done,
                         RowIndexSink row_done) const {
   if (m <= 0) return;
-  const int64_t padded_m = (m + kAmxBlock - 1) / kAmxBlock * kAmxBlock;
-  uint8_t* packed = packed_rows(padded_m);
+  const int64_t padded_m = round_up_to_block(m);
+  uint8_t* packed = packed_rows(padded_m, k_);
   // Runs of two panels handed out in order, so a thread that started late or
   // runs slower (a shared machine) takes fewer: with fixed halves one thread
   // waited for the other at the end for ~15 % of the product's time.
@@ -209,7 +214,7 @@ void AmxInt8Matmul::run(const uint8_t* q, int64_t m, int64_t q_stride, Accumulat
          (g = next_group.fetch_add(1, std::memory_order_relaxed)) < padded_m / kTileRows;)
       pack_row_group(q, m, q_stride, k_, g, packed);
 #pragma omp barrier
-    multiply_panels(packed, padded_m, m, queue, block_done);
+    multiply_panels(weight_data(weights_), k_, packed, padded_m, m, queue, block_done);
     if (row_done) {
 #pragma omp barrier
 #pragma omp for schedule(dynamic, 16)
@@ -221,11 +226,11 @@ void AmxInt8Matmul::run(const uint8_t* q, int64_t m, int64_t q_stride, Accumulat
 void AmxInt8Matmul::run_on_this_thread(const uint8_t* q, int64_t m, int64_t q_stride,
                                        AccumulatorSink block_done) const {
   if (m <= 0) return;
-  const int64_t padded_m = (m + kAmxBlock - 1) / kAmxBlock * kAmxBlock;
-  uint8_t* packed = packed_rows(padded_m);
+  const int64_t padded_m = round_up_to_block(m);
+  uint8_t* packed = packed_rows(padded_m, k_);
   for (int64_t g = 0; g < padded_m / kTileRows; ++g) pack_row_group(q, m, q_stride, k_, g, packed);
   PanelQueue queue(panels_, panels_);
-  multiply_panels(packed, padded_m, m, queue, block_done);
+  multiply_panels(weight_data(weights_), k_, packed, padded_m, m, queue, block_done);
 }
 
 }  // namespace quasr::kernels::int8_detail

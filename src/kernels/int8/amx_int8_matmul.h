@@ -23,8 +23,6 @@
 
 namespace quasr::kernels::int8_detail {
 
-class PanelQueue;
-
 // acc[r * kAmxBlock + c] = Σ_l q[row0 + r, l] w[col0 + c, l] for r < rows,
 // always kAmxBlock columns (col0 a multiple of kAmxBlock); in the last block
 // columns from out_features() on are padding (zero weights). A block's valid
@@ -58,15 +56,7 @@ class AmxInt8Matmul {
   void run_on_this_thread(const uint8_t* q, int64_t m, int64_t q_stride,
                           AccumulatorSink block_done) const;
 
-  int64_t out_features() const { return n_; }
-  int64_t in_features() const { return k_; }
-
  private:
-  // The calling thread's buffer for padded_m rows in tile order.
-  uint8_t* packed_rows(int64_t padded_m) const;
-  void multiply_panels(const uint8_t* packed, int64_t padded_m, int64_t m, PanelQueue& queue,
-                       AccumulatorSink block_done) const;
-
   int64_t n_;
   int64_t k_;
   int64_t panels_;  // n rounded up to whole panels
