@@ -27,11 +27,13 @@ TEST(AmxInt8Matmul, ShapesItCovers) {
 TEST(AmxInt8Matmul, ExactSumsForEveryBlockAndRow) {
   if (!AmxInt8Matmul::available()) GTEST_SKIP() << "AMX-INT8 not usable here";
   // Tails of 1, 31 and 6 rows, 1 to 5 column panels (split unevenly over
-  // two threads), row strides beyond k, one product large enough to run in
-  // parallel, and widths that end in a partial panel (7, 40, 1000).
+  // two threads), row strides beyond k, products large enough to run in
+  // parallel with the threads sharing panels (70 rows) or splitting the rows
+  // (300 and 200: 19 and 13 groups of 16), and widths that end in a partial
+  // panel (7, 40, 1000).
   const Case cases[] = {{1, 64, 32, 64},     {31, 128, 64, 130},     {33, 64, 96, 64},
                         {70, 192, 160, 200}, {300, 1024, 128, 1024}, {45, 128, 40, 128},
-                        {9, 64, 7, 64},      {70, 256, 1000, 256}};
+                        {9, 64, 7, 64},      {70, 256, 1000, 256},   {200, 128, 96, 130}};
   std::mt19937 rng(11);
   for (const Case& c : cases) {
     std::vector<uint8_t> q(c.m * c.q_stride);
@@ -43,11 +45,11 @@ TEST(AmxInt8Matmul, ExactSumsForEveryBlockAndRow) {
     const int64_t panels = (c.n + kAmxBlock - 1) / kAmxBlock;
     std::vector<std::atomic<int>> blocks_per_row(c.m), deliveries(c.m * panels);
     std::atomic<int> bad_blocks{0}, early_rows{0}, rows_seen{0}, nonzero_padding{0};
+    std::vector<std::atomic<int>> row_calls(c.m);
     auto block_done = [&](const int32_t* acc, int64_t row0, int64_t rows, int64_t col0) {
-      // Pieces of rows stay within their 32-row block.
-      if (col0 % kAmxBlock || rows < 1 || row0 + rows > c.m ||
-          row0 / kAmxBlock != (row0 + rows - 1) / kAmxBlock)
-        ++bad_blocks;
+      // Pieces of at most one block's rows (a thread's rows may start at any
+      // multiple of 16, so blocks need not start at multiples of 32).
+      if (col0 % kAmxBlock || rows < 1 || rows > kAmxBlock || row0 + rows > c.m) ++bad_blocks;
       for (int64_t r = 0; r < rows; ++r) {
         ++blocks_per_row[row0 + r];
         ++deliveries[(row0 + r) * panels + col0 / kAmxBlock];
@@ -61,6 +63,7 @@ TEST(AmxInt8Matmul, ExactSumsForEveryBlockAndRow) {
     };
     auto row_done = [&](int64_t i) {
       ++rows_seen;
+      ++row_calls[i];
       if (blocks_per_row[i] != panels) ++early_rows;
     };
     matmul.run(q.data(), c.m, c.q_stride, block_done, row_done);
@@ -68,6 +71,7 @@ TEST(AmxInt8Matmul, ExactSumsForEveryBlockAndRow) {
     EXPECT_EQ(nonzero_padding, 0);
     EXPECT_EQ(early_rows, 0);
     EXPECT_EQ(rows_seen, c.m);
+    for (const std::atomic<int>& count : row_calls) ASSERT_EQ(count, 1);
     for (const std::atomic<int>& count : deliveries) ASSERT_EQ(count, 1);
     for (int64_t i = 0; i < c.m; ++i) {
       for (int64_t j = 0; j < c.n; ++j) {

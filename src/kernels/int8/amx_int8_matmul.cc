@@ -6,6 +6,8 @@
 #include <atomic>
 #include <cstring>
 
+#include <omp.h>
+
 #include "core/tensor.h"
 #include "kernels/amx_tiles.h"
 #include "kernels/vector_math_avx512.h"
@@ -36,6 +38,10 @@ constexpr int64_t kTileSize = kTileRows * kTileBytes;  // 1 KiB
 constexpr int64_t kPanelStep = 2 * kTileSize;          // one panel's weights per 64 of k
 // Below this many multiply-adds one thread does the whole product.
 constexpr int64_t kParallelWork = int64_t{1} << 20;
+// Rows each thread needs before the threads split the rows rather than the
+// panels: fewer, and every weight would cross the memory bus once per thread
+// for too little work (it is reused by the thread's rows only).
+constexpr int64_t kRowsPerThreadForRowSplit = 64;
 
 int8_t* weight_data(const WeightMemory& memory) {
   return static_cast<int8_t*>(memory.get().get_data_handle());
@@ -104,7 +110,10 @@ struct alignas(64) AccumulatorBuffers {
 // One 32-column panel against every 32-row block of the packed rows. The
 // weights come from DRAM (each is used once per utterance), and tile loads
 // from memory stall the AMX unit: next_panel (null for the last) is fetched
-// into L2 along the way, spread over every step of every block.
+// into L2 along the way, spread over every step of every block. The row
+// tiles stream through from L2 with the no-reuse hint (TILELOADDT1), so they
+// do not push the panel (32 KiB at k = 1024, reused by every block) out of
+// L1: 1.7 -> 2.2 TMAC/s per core in a loop of just these loads and products.
 __attribute__((target("amx-tile,amx-int8"))) void multiply_panel(
     const uint8_t* rows, int64_t padded_m, int64_t m, int64_t k, const int8_t* panel,
     const int8_t* next_panel, int64_t col0, AccumulatorSink block_done, AccumulatorBuffers& buffers,
@@ -126,9 +135,9 @@ __attribute__((target("amx-tile,amx-int8"))) void multiply_panel(
     const int8_t* b = panel;
     const int64_t valid_rows = std::min(kAmxBlock, m - row0);
     for (int64_t s = 0; s < steps; ++s, b += kPanelStep) {
-      _tile_loadd(0, a0 + s * kTileSize, kTileBytes);
+      _tile_stream_loadd(0, a0 + s * kTileSize, kTileBytes);
       _tile_loadd(2, b, kTileBytes);
-      _tile_loadd(1, a1 + s * kTileSize, kTileBytes);
+      _tile_stream_loadd(1, a1 + s * kTileSize, kTileBytes);
       _tile_loadd(3, b + kTileSize, kTileBytes);
       _tile_dpbusd(4, 0, 2);
       _tile_dpbusd(5, 0, 3);
@@ -197,17 +206,49 @@ AmxInt8Matmul::AmxInt8Matmul(const int8_t* weight_nk, int64_t n, int64_t k)
   pack_weights(weight_nk, n, k, panels_, weight_data(weights_));
 }
 
+void AmxInt8Matmul::multiply_rows(const uint8_t* q, int64_t m, int64_t q_stride, int64_t first_row,
+                                  AccumulatorSink block_done, RowIndexSink row_done) const {
+  const int64_t padded_m = round_up_to_block(m);
+  uint8_t* packed = packed_rows(padded_m, k_);
+  for (int64_t g = 0; g < padded_m / kTileRows; ++g) pack_row_group(q, m, q_stride, k_, g, packed);
+  auto shifted = [&](const int32_t* acc, int64_t row0, int64_t rows, int64_t col0) {
+    block_done(acc, first_row + row0, rows, col0);
+  };
+  PanelQueue queue(panels_, panels_);
+  multiply_panels(weight_data(weights_), k_, packed, padded_m, m, queue, shifted);
+  if (row_done)
+    for (int64_t i = first_row; i < first_row + m; ++i) row_done(i);
+}
+
 void AmxInt8Matmul::run(const uint8_t* q, int64_t m, int64_t q_stride, AccumulatorSink block_done,
                         RowIndexSink row_done) const {
   if (m <= 0) return;
+  const int threads = m * n_ * k_ >= kParallelWork ? omp_get_max_threads() : 1;
   const int64_t padded_m = round_up_to_block(m);
+  if (padded_m >= kRowsPerThreadForRowSplit * threads) {
+    // Each thread its own rows, all panels: no barrier at all (under a
+    // passive wait policy each one costs a sleeping thread's wake-up), each
+    // thread packs only its rows, and row_done follows on the same thread.
+    // Every weight is read by every thread, from L3 after the first.
+    const int64_t groups = (m + kTileRows - 1) / kTileRows;
+#pragma omp parallel num_threads(threads)
+    {
+      const int64_t count = omp_get_num_threads(), t = omp_get_thread_num();
+      const int64_t first = groups * t / count * kTileRows;
+      const int64_t last = std::min(m, groups * (t + 1) / count * kTileRows);
+      if (last > first)
+        multiply_rows(q + first * q_stride, last - first, q_stride, first, block_done, row_done);
+    }
+    return;
+  }
   uint8_t* packed = packed_rows(padded_m, k_);
-  // Runs of two panels handed out in order, so a thread that started late or
+  // Too few rows to give each thread its own: the threads share the panels,
+  // in runs of two handed out in order, so a thread that started late or
   // runs slower (a shared machine) takes fewer: with fixed halves one thread
   // waited for the other at the end for ~15 % of the product's time.
   PanelQueue queue(panels_, 2);
   std::atomic<int64_t> next_group{0};
-#pragma omp parallel if (m * n_ * k_ >= kParallelWork)
+#pragma omp parallel num_threads(threads)
   {
     // A shared counter here too: the second thread wakes up late.
     for (int64_t g;
@@ -225,12 +266,7 @@ void AmxInt8Matmul::run(const uint8_t* q, int64_t m, int64_t q_stride, Accumulat
 
 void AmxInt8Matmul::run_on_this_thread(const uint8_t* q, int64_t m, int64_t q_stride,
                                        AccumulatorSink block_done) const {
-  if (m <= 0) return;
-  const int64_t padded_m = round_up_to_block(m);
-  uint8_t* packed = packed_rows(padded_m, k_);
-  for (int64_t g = 0; g < padded_m / kTileRows; ++g) pack_row_group(q, m, q_stride, k_, g, packed);
-  PanelQueue queue(panels_, panels_);
-  multiply_panels(weight_data(weights_), k_, packed, padded_m, m, queue, block_done);
+  if (m > 0) multiply_rows(q, m, q_stride, 0, block_done, {});
 }
 
 }  // namespace quasr::kernels::int8_detail

@@ -23,10 +23,11 @@
 
 namespace quasr::kernels::int8_detail {
 
-// acc[r * kAmxBlock + c] = Σ_l q[row0 + r, l] w[col0 + c, l] for r < rows,
-// always kAmxBlock columns (col0 a multiple of kAmxBlock); in the last block
-// columns from out_features() on are padding (zero weights). A block's valid
-// rows may arrive in several pieces; every (row, column block) arrives once.
+// acc[r * kAmxBlock + c] = Σ_l q[row0 + r, l] w[col0 + c, l] for r < rows
+// (at most kAmxBlock, from any row0), always kAmxBlock columns (col0
+// a multiple of kAmxBlock); in the last block columns from out_features() on
+// are padding (zero weights). A block's valid rows may arrive in several
+// pieces; every (row, column block) arrives once.
 using AccumulatorSink =
     FunctionRef<void(const int32_t* acc, int64_t row0, int64_t rows, int64_t col0)>;
 using RowIndexSink = FunctionRef<void(int64_t row)>;
@@ -57,6 +58,11 @@ class AmxInt8Matmul {
                           AccumulatorSink block_done) const;
 
  private:
+  // Rows [first_row, first_row + m) (q points at the first) on this thread:
+  // all panels, then row_done for each row.
+  void multiply_rows(const uint8_t* q, int64_t m, int64_t q_stride, int64_t first_row,
+                     AccumulatorSink block_done, RowIndexSink row_done) const;
+
   int64_t n_;
   int64_t k_;
   int64_t panels_;  // n rounded up to whole panels
