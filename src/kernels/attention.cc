@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "core/cpu_features.h"
+#include "core/error.h"
 #include "kernels/attention_f32.h"
 #include "kernels/dnnl_runtime.h"
 #include "kernels/elementwise.h"
@@ -206,7 +207,7 @@ bool bf16_attention_available() {
 Bf16AttentionInput::Bf16AttentionInput(int64_t frames, int64_t heads, int64_t head_dim,
                                        AlignedBuffer& scratch)
     : frames_(frames), heads_(heads), head_dim_(head_dim), block_(std::min(kQueryBlock, frames)) {
-  if (AmxAttentionInput::available() && AmxAttentionInput::supports(head_dim)) {
+  if (runs_on_amx(head_dim)) {
     amx_.emplace(frames, heads, head_dim, scratch);
     return;
   }
@@ -224,6 +225,17 @@ void Bf16AttentionInput::write_frame(int64_t t, const float* q, const float* k,
   frame_to_bf16_blocks(q, t, frames_, block_, heads_, head_dim_, q_blocks_);
   frame_to_bf16_blocks(k, t, frames_, frames_, heads_, head_dim_, k_heads_);
   frame_to_bf16_blocks(v, t, frames_, frames_, heads_, head_dim_, v_heads_);
+}
+
+bool Bf16AttentionInput::runs_on_amx(int64_t head_dim) {
+  return AmxAttentionInput::available() && AmxAttentionInput::supports(head_dim);
+}
+
+void Bf16AttentionInput::attend_in_parallel_region(int64_t valid_frames, float scale, float* out,
+                                                   int64_t ld_out) const {
+  if (!amx_) throw Error("Bf16AttentionInput::attend_in_parallel_region needs the AMX kernel");
+  if (frames_ > 0)
+    amx_->attend_in_parallel_region(valid_keys(valid_frames, frames_), scale, out, ld_out);
 }
 
 void Bf16AttentionInput::attend(int64_t valid_frames, float scale, float* out,

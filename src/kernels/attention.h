@@ -41,6 +41,13 @@ class Bf16AttentionInput {
   void write_frame(int64_t t, const float* q, const float* k, const float* v) const;
   // self_attention's result (out as there) once every frame is written.
   void attend(int64_t valid_frames, float scale, float* out, int64_t ld_out) const;
+  // Whether inputs of this head size run on the AMX kernel, which has
+  // attend_in_parallel_region.
+  static bool runs_on_amx(int64_t head_dim);
+  // attend, called by every thread of an enclosing parallel region (which
+  // shares the work); returns on each once all of out is written.
+  void attend_in_parallel_region(int64_t valid_frames, float scale, float* out,
+                                 int64_t ld_out) const;
 
  private:
   int64_t frames_, heads_, head_dim_, block_;

@@ -37,6 +37,9 @@ class AmxAttentionInput {
   // out[t, h * head_dim + j] for every frame once all are written; keys at
   // index >= valid (1 <= valid <= frames) get probability 0.
   void attend(int64_t valid, float scale, float* out, int64_t ld_out) const;
+  // The same, called by every thread of an enclosing parallel region (which
+  // shares the work); returns on each once all of out is written.
+  void attend_in_parallel_region(int64_t valid, float scale, float* out, int64_t ld_out) const;
 
  private:
   int64_t frames_, heads_, head_dim_;

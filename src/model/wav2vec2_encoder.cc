@@ -2,12 +2,16 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <optional>
+
+#include <omp.h>
 
 #include "core/error.h"
 #include "kernels/attention.h"
 #include "kernels/elementwise.h"
+#include "kernels/int8/amx_int8_matmul.h"
 #include "kernels/int8/int8_conv1d.h"
 #include "kernels/int8/int8_linear.h"
 
@@ -230,13 +234,17 @@ void TransformerLayer::forward(Tensor& hidden, int64_t valid_frames, Workspace& 
   ws.times.mark(Stage::kNormResidual);
 }
 
-void TransformerLayer::forward_int8(const Int8Linears& linears, Tensor& hidden,
-                                    int64_t valid_frames, Workspace& ws,
-                                    const TransformerLayer* next) const {
-  const int64_t frames = hidden.dim(0), width = hidden.dim(1);
-  const int64_t inner = intermediate_dense_.out_features();
-  ws.ping.resize(hidden.shape());
-  ws.pong.resize(hidden.shape());
+bool TransformerLayer::runs_in_row_shares() const {
+  Int8Linears linears;
+  return int8_linears(&linears) && linears.qkv->runs_rows_on_this_thread() &&
+         linears.out->runs_rows_on_this_thread() && linears.ffn_in->runs_rows_on_this_thread() &&
+         linears.ffn_out->runs_rows_on_this_thread();
+}
+
+void TransformerLayer::prepare_int8_workspace(int64_t frames, Workspace& ws) const {
+  const int64_t width = heads_ * head_dim_, inner = intermediate_dense_.out_features();
+  ws.ping.resize({frames, width});
+  ws.pong.resize({frames, width});
   ws.qkv.resize({frames, qkv_proj_.out_features()});
   ws.context.resize({frames, width});
   ws.ffn.resize({frames, inner});
@@ -244,54 +252,113 @@ void TransformerLayer::forward_int8(const Int8Linears& linears, Tensor& hidden,
   grow(ws.input_params, frames);
   grow(ws.inner_u8, frames * inner);
   grow(ws.inner_params, frames);
-  const bool input_prepared = ws.input_prepared_for == this;
-  ws.input_prepared_for = nullptr;
-  int8_attention_block(linears, hidden.data(), frames, valid_frames, ws, input_prepared);
-  Int8Linears next_linears;
-  if (next && !next->int8_linears(&next_linears)) next = nullptr;
-  int8_feed_forward_block(linears, hidden.data(), frames, ws, next);
-  if (next) ws.input_prepared_for = next;
 }
 
-void TransformerLayer::int8_attention_block(const Int8Linears& linears, float* x, int64_t frames,
-                                            int64_t valid_frames, Workspace& ws,
-                                            bool input_prepared) const {
-  const int64_t width = heads_ * head_dim_;
-  float* normed = ws.ping.data();
-  uint8_t* input_u8 = ws.input_u8.data();
-  quant::QuantParams* input_params = ws.input_params.data();
+void TransformerLayer::forward_int8(const Int8Linears& linears, Tensor& hidden,
+                                    int64_t valid_frames, Workspace& ws,
+                                    const TransformerLayer* next) const {
+  const int64_t frames = hidden.dim(0);
+  prepare_int8_workspace(frames, ws);
+  const bool input_prepared = ws.input_prepared_for == this;
+  ws.input_prepared_for = nullptr;
   // bf16 attention takes q, k and v from the projection's epilogue.
   std::optional<kernels::Bf16AttentionInput> bf16;
   if (attention_precision_ == kernels::AttentionPrecision::kBf16 &&
       kernels::bf16_attention_available())
     bf16.emplace(frames, heads_, head_dim_, ws.attention_scores);
+  Int8Linears next_linears;
+  if (next && !next->int8_linears(&next_linears)) next = nullptr;
+  run_int8({linears, hidden.data(), frames, valid_frames, ws, bf16 ? &*bf16 : nullptr, nullptr},
+           input_prepared, next);
+  if (next) ws.input_prepared_for = next;
+}
+
+void TransformerLayer::forward_row_share(const RowShare& share, Tensor& hidden,
+                                         int64_t valid_frames, Workspace& ws,
+                                         const kernels::Bf16AttentionInput& attention,
+                                         bool input_prepared, const TransformerLayer* next) const {
+  Int8Linears linears;
+  int8_linears(&linears);
+  run_int8({linears, hidden.data(), hidden.dim(0), valid_frames, ws, &attention, &share},
+           input_prepared, next);
+}
+
+void TransformerLayer::run_int8(const Int8Step& step, bool input_prepared,
+                                const TransformerLayer* next) const {
+  int8_attention_block(step, input_prepared);
+  int8_feed_forward_block(step, next);
+}
+
+void TransformerLayer::run_linear(const Int8Step& step, const kernels::DynamicInt8Linear& linear,
+                                  const uint8_t* q, const quant::QuantParams* params, float* y,
+                                  int64_t ld_y, kernels::RowSink row_done) const {
+  if (step.share) {
+    linear.run_quantized_rows(q, params, step.share->first, step.share->count, y, ld_y, row_done);
+  } else {
+    linear.run_quantized(q, params, step.frames, y, ld_y, row_done);
+  }
+}
+
+namespace {
+// Runs row(i) for the step's rows: the share's on this thread, or all of
+// them spread over the threads.
+template <typename Row>
+void for_each_row(const RowShare* share, int64_t frames, const Row& row) {
+  if (share) {
+    for (int64_t i = share->first; i < share->first + share->count; ++i) row(i);
+    return;
+  }
+#pragma omp parallel for schedule(static)
+  for (int64_t i = 0; i < frames; ++i) row(i);
+}
+}  // namespace
+
+void TransformerLayer::int8_attention_block(const Int8Step& step, bool input_prepared) const {
+  const int64_t width = heads_ * head_dim_, frames = step.frames;
+  const Int8Linears& linears = step.linears;
+  Workspace& ws = step.ws;
+  float* x = step.x;
+  float* normed = ws.ping.data();
+  uint8_t* input_u8 = ws.input_u8.data();
+  quant::QuantParams* input_params = ws.input_params.data();
+  auto mark = [&](Stage stage) {
+    if (!step.share || step.share->leader) ws.times.mark(stage);
+  };
+  const kernels::Bf16AttentionInput* bf16 = step.bf16;
   auto to_bf16 = [&](int64_t i, float* row) {
     bf16->write_frame(i, row + qkv_proj_.offset(0), row + qkv_proj_.offset(1),
                       row + qkv_proj_.offset(2));
   };
   const kernels::RowSink qkv_done = bf16 ? kernels::RowSink(to_bf16) : kernels::RowSink();
   // Pre-LN: x = x + attn(LN(x)); x = x + FF(LN(x)). Post-LN: x = LN(x + attn(x)); ...
-  if (stable_ && !input_prepared) {
-#pragma omp parallel for schedule(static)
-    for (int64_t i = 0; i < frames; ++i) {
-      layer_norm_.forward_row(x + i * width, normed + i * width);
-      linears.qkv->quantize_row(normed + i * width, input_u8 + i * width, &input_params[i]);
-    }
+  if (!input_prepared && (stable_ || step.share)) {
+    for_each_row(step.share, frames, [&](int64_t i) {
+      const float* input = x + i * width;
+      if (stable_) {
+        layer_norm_.forward_row(input, normed + i * width);
+        input = normed + i * width;
+      }
+      linears.qkv->quantize_row(input, input_u8 + i * width, &input_params[i]);
+    });
   }
-  ws.times.mark(Stage::kNormResidual);
-  if (stable_ || input_prepared) {
-    linears.qkv->run_quantized(input_u8, input_params, frames, ws.qkv.data(),
-                               qkv_proj_.out_features(), qkv_done);
+  mark(Stage::kNormResidual);
+  if (stable_ || input_prepared || step.share) {
+    run_linear(step, *linears.qkv, input_u8, input_params, ws.qkv.data(), qkv_proj_.out_features(),
+               qkv_done);
   } else {
     linears.qkv->run(x, frames, width, ws.qkv.data(), qkv_proj_.out_features(), qkv_done);
   }
-  ws.times.mark(Stage::kAttentionLinears);
-  if (bf16) {
-    bf16->attend(valid_frames, attention_scale(), ws.context.data(), width);
-    ws.times.mark(Stage::kAttentionCore);
+  mark(Stage::kAttentionLinears);
+  if (step.share) {
+    // Every thread's keys and values before any attention.
+#pragma omp barrier
+    bf16->attend_in_parallel_region(step.valid_frames, attention_scale(), ws.context.data(), width);
+  } else if (bf16) {
+    bf16->attend(step.valid_frames, attention_scale(), ws.context.data(), width);
   } else {
-    attention_core(frames, valid_frames, ws);
+    attention_core(frames, step.valid_frames, ws);
   }
+  mark(Stage::kAttentionCore);
   // Each attention output row: the residual, the LayerNorm before (stable)
   // or after (post-LN) the feed-forward, and its input quantized.
   auto feed_forward_input = [&](int64_t i, float* row) {
@@ -304,13 +371,27 @@ void TransformerLayer::int8_attention_block(const Int8Linears& linears, float* x
     }
     linears.ffn_in->quantize_row(ffn_in, input_u8 + i * width, &input_params[i]);
   };
-  linears.out->run(ws.context.data(), frames, width, ws.pong.data(), width, feed_forward_input);
-  ws.times.mark(Stage::kAttentionLinears);
+  if (step.share) {
+    // The q/k/v input rows are spent: they take this thread's context rows
+    // (packed before feed_forward_input overwrites them).
+    for_each_row(step.share, frames, [&](int64_t i) {
+      linears.out->quantize_row(ws.context.data() + i * width, input_u8 + i * width,
+                                &input_params[i]);
+    });
+    run_linear(step, *linears.out, input_u8, input_params, ws.pong.data(), width,
+               feed_forward_input);
+  } else {
+    linears.out->run(ws.context.data(), frames, width, ws.pong.data(), width, feed_forward_input);
+  }
+  mark(Stage::kAttentionLinears);
 }
 
-void TransformerLayer::int8_feed_forward_block(const Int8Linears& linears, float* x, int64_t frames,
-                                               Workspace& ws, const TransformerLayer* next) const {
+void TransformerLayer::int8_feed_forward_block(const Int8Step& step,
+                                               const TransformerLayer* next) const {
   const int64_t width = heads_ * head_dim_, inner = intermediate_dense_.out_features();
+  const Int8Linears& linears = step.linears;
+  Workspace& ws = step.ws;
+  float* x = step.x;
   float* normed = ws.ping.data();
   uint8_t* input_u8 = ws.input_u8.data();
   quant::QuantParams* input_params = ws.input_params.data();
@@ -321,7 +402,7 @@ void TransformerLayer::int8_feed_forward_block(const Int8Linears& linears, float
   auto inner_rows = [&](int64_t i, float* row) {
     linears.ffn_out->quantize_row(row, inner_u8 + i * inner, &inner_params[i]);
   };
-  linears.ffn_in->run_quantized(input_u8, input_params, frames, ws.ffn.data(), inner, inner_rows);
+  run_linear(step, *linears.ffn_in, input_u8, input_params, ws.ffn.data(), inner, inner_rows);
   auto residual = [&](int64_t i, float* row) {
     float* xi = x + i * width;
     if (stable_) {
@@ -339,8 +420,8 @@ void TransformerLayer::int8_feed_forward_block(const Int8Linears& linears, float
     }
     next_qkv->quantize_row(next_input, input_u8 + i * width, &input_params[i]);
   };
-  linears.ffn_out->run_quantized(inner_u8, inner_params, frames, ws.pong.data(), width, residual);
-  ws.times.mark(Stage::kFeedForward);
+  run_linear(step, *linears.ffn_out, inner_u8, inner_params, ws.pong.data(), width, residual);
+  if (!step.share || step.share->leader) ws.times.mark(Stage::kFeedForward);
 }
 
 Wav2Vec2Encoder::Wav2Vec2Encoder(const BuildContext& ctx, const Wav2Vec2Config& config)
@@ -412,11 +493,52 @@ int64_t Wav2Vec2Encoder::forward(const float* wav, int64_t samples, Workspace& w
   ws.times.mark(Stage::kPosConv);
   if (!config_.do_stable_layer_norm) encoder_norm_->forward(hidden.data(), padded, hidden.data());
   ws.input_prepared_for = nullptr;
-  for (size_t l = 0; l < layers_.size(); ++l)
-    layers_[l].forward(hidden, frames, ws, l + 1 < layers_.size() ? &layers_[l + 1] : nullptr);
+  if (!forward_layers_in_row_shares(hidden, frames, ws)) {
+    for (size_t l = 0; l < layers_.size(); ++l)
+      layers_[l].forward(hidden, frames, ws, l + 1 < layers_.size() ? &layers_[l + 1] : nullptr);
+  }
   if (config_.do_stable_layer_norm) encoder_norm_->forward(hidden.data(), padded, hidden.data());
   ws.times.mark(Stage::kNormResidual);
   return frames;
+}
+
+bool Wav2Vec2Encoder::shares_rows(int64_t padded) const {
+  const char* setting = std::getenv("QUASR_ROW_SHARES");
+  if (setting && std::string(setting) == "0") return false;
+  const int threads = omp_get_max_threads();
+  if (threads < 2 || padded < kernels::int8_detail::kRowsPerThreadForRowSplit * threads ||
+      layers_.empty() || attention_precision_ != kernels::AttentionPrecision::kBf16 ||
+      !kernels::bf16_attention_available() ||
+      !kernels::Bf16AttentionInput::runs_on_amx(config_.head_dim()))
+    return false;
+  for (const TransformerLayer& layer : layers_)
+    if (!layer.runs_in_row_shares()) return false;
+  return true;
+}
+
+bool Wav2Vec2Encoder::forward_layers_in_row_shares(Tensor& hidden, int64_t frames,
+                                                   Workspace& ws) const {
+  const int64_t padded = hidden.dim(0);
+  if (!shares_rows(padded)) return false;
+  const int threads = omp_get_max_threads();
+  const kernels::Bf16AttentionInput attention(padded, config_.num_attention_heads,
+                                              config_.head_dim(), ws.attention_scores);
+  layers_.front().prepare_int8_workspace(padded, ws);
+  // Rows in groups of 16 (the AMX row tile), as evenly as they go. Under a
+  // passive wait policy each fork, join or barrier costs a sleeping thread's
+  // wake-up: the kernels' own parallel regions cost ~13 per layer, this
+  // region 2 barriers per layer.
+  const int64_t groups = padded / 16;
+#pragma omp parallel num_threads(threads)
+  {
+    const int64_t count = omp_get_num_threads(), t = omp_get_thread_num();
+    const int64_t first = groups * t / count * 16, last = groups * (t + 1) / count * 16;
+    const RowShare share{first, last - first, t == 0};
+    for (size_t l = 0; l < layers_.size(); ++l)
+      layers_[l].forward_row_share(share, hidden, frames, ws, attention, l > 0,
+                                   l + 1 < layers_.size() ? &layers_[l + 1] : nullptr);
+  }
+  return true;
 }
 
 }  // namespace quasr::model

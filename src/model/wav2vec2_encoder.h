@@ -81,6 +81,13 @@ class PositionalConv {
   std::unique_ptr<Conv1d> conv_;
 };
 
+// One thread's rows when the threads of one parallel region each keep their
+// own rows through every transformer layer (Wav2Vec2Encoder::forward).
+struct RowShare {
+  int64_t first = 0, count = 0;
+  bool leader = false;  // the thread that marks the stage times
+};
+
 class TransformerLayer {
  public:
   TransformerLayer(const BuildContext& ctx, const Wav2Vec2Config& config, int index);
@@ -91,6 +98,18 @@ class TransformerLayer {
   void set_attention_precision(kernels::AttentionPrecision precision) {
     attention_precision_ = precision;
   }
+  // Whether forward_row_share can run this layer: every linear dynamic int8
+  // per row on the AMX kernel.
+  bool runs_in_row_shares() const;
+  // Sizes ws for forward_row_share on `frames` rows (the same for every layer).
+  void prepare_int8_workspace(int64_t frames, Workspace& ws) const;
+  // forward() for the rows of `share`, called by every thread of a parallel
+  // region with its own share: the threads meet only around attention (all
+  // keys before it, all context rows after). ws prepared, attention shared;
+  // input_prepared: the previous layer left this one's q/k/v input.
+  void forward_row_share(const RowShare& share, Tensor& hidden, int64_t valid_frames, Workspace& ws,
+                         const kernels::Bf16AttentionInput& attention, bool input_prepared,
+                         const TransformerLayer* next) const;
 
  private:
   // The four linears when every one is dynamic int8 with per-row activations.
@@ -106,15 +125,29 @@ class TransformerLayer {
   // LayerNorm, quantizing the next linear's input) while the row is in cache.
   void forward_int8(const Int8Linears& linears, Tensor& hidden, int64_t valid_frames, Workspace& ws,
                     const TransformerLayer* next) const;
+  // The int8 layer on all rows with each kernel sharing its work between the
+  // threads (share null), or on one thread's share inside a parallel region.
+  // bf16: the bf16 attention input (null: fp32 attention; never with share).
+  struct Int8Step {
+    const Int8Linears& linears;
+    float* x;
+    int64_t frames, valid_frames;
+    Workspace& ws;
+    const kernels::Bf16AttentionInput* bf16;
+    const RowShare* share;
+  };
+  void run_int8(const Int8Step& step, bool input_prepared, const TransformerLayer* next) const;
   // x -> attention -> residual (and post-LN); leaves the feed-forward's
   // quantized input in ws.input_u8 / ws.input_params. input_prepared: the
   // q/k/v input is there already (the previous layer's last epilogue).
-  void int8_attention_block(const Int8Linears& linears, float* x, int64_t frames,
-                            int64_t valid_frames, Workspace& ws, bool input_prepared) const;
+  void int8_attention_block(const Int8Step& step, bool input_prepared) const;
   // next (may be null): a layer on the int8 path whose q/k/v input each
   // finished row also goes to (its LayerNorm if pre-LN, then quantized).
-  void int8_feed_forward_block(const Int8Linears& linears, float* x, int64_t frames, Workspace& ws,
-                               const TransformerLayer* next) const;
+  void int8_feed_forward_block(const Int8Step& step, const TransformerLayer* next) const;
+  // step's linear on its rows (all, or the share's on this thread).
+  void run_linear(const Int8Step& step, const kernels::DynamicInt8Linear& linear, const uint8_t* q,
+                  const quant::QuantParams* params, float* y, int64_t ld_y,
+                  kernels::RowSink row_done) const;
   void attention(const float* input, int64_t frames, int64_t valid_frames, Workspace& ws,
                  float* output) const;
   // ws.qkv -> ws.context.
@@ -146,6 +179,11 @@ class Wav2Vec2Encoder {
   // fp32 by default; quantized models run bf16 (see AsrModel).
   void set_attention_precision(kernels::AttentionPrecision precision);
   kernels::AttentionPrecision attention_precision() const { return attention_precision_; }
+  // Whether forward runs the transformer layers in one parallel region, each
+  // thread on its own rows, for `padded` frames: every linear dynamic int8 per
+  // row on AMX, bf16 attention on AMX, 2+ threads with 64+ rows each, and
+  // QUASR_ROW_SHARES not 0 (which keeps one parallel region per kernel).
+  bool shares_rows(int64_t padded) const;
 
  private:
   Wav2Vec2Config config_;
@@ -156,6 +194,10 @@ class Wav2Vec2Encoder {
   PositionalConv positional_conv_;
   std::unique_ptr<LayerNorm> encoder_norm_;
   std::vector<TransformerLayer> layers_;
+
+  // The transformer layers in one parallel region, each thread on its own
+  // rows (RowShare), where every layer can; false (nothing run) otherwise.
+  bool forward_layers_in_row_shares(Tensor& hidden, int64_t frames, Workspace& ws) const;
 };
 
 }  // namespace quasr::model

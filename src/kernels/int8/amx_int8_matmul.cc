@@ -38,10 +38,6 @@ constexpr int64_t kTileSize = kTileRows * kTileBytes;  // 1 KiB
 constexpr int64_t kPanelStep = 2 * kTileSize;          // one panel's weights per 64 of k
 // Below this many multiply-adds one thread does the whole product.
 constexpr int64_t kParallelWork = int64_t{1} << 20;
-// Rows each thread needs before the threads split the rows rather than the
-// panels: fewer, and every weight would cross the memory bus once per thread
-// for too little work (it is reused by the thread's rows only).
-constexpr int64_t kRowsPerThreadForRowSplit = 64;
 
 int8_t* weight_data(const WeightMemory& memory) {
   return static_cast<int8_t*>(memory.get().get_data_handle());
@@ -206,8 +202,10 @@ AmxInt8Matmul::AmxInt8Matmul(const int8_t* weight_nk, int64_t n, int64_t k)
   pack_weights(weight_nk, n, k, panels_, weight_data(weights_));
 }
 
-void AmxInt8Matmul::multiply_rows(const uint8_t* q, int64_t m, int64_t q_stride, int64_t first_row,
-                                  AccumulatorSink block_done, RowIndexSink row_done) const {
+void AmxInt8Matmul::run_rows_on_this_thread(const uint8_t* q, int64_t m, int64_t q_stride,
+                                            int64_t first_row, AccumulatorSink block_done,
+                                            RowIndexSink row_done) const {
+  if (m <= 0) return;
   const int64_t padded_m = round_up_to_block(m);
   uint8_t* packed = packed_rows(padded_m, k_);
   for (int64_t g = 0; g < padded_m / kTileRows; ++g) pack_row_group(q, m, q_stride, k_, g, packed);
@@ -237,7 +235,8 @@ void AmxInt8Matmul::run(const uint8_t* q, int64_t m, int64_t q_stride, Accumulat
       const int64_t first = groups * t / count * kTileRows;
       const int64_t last = std::min(m, groups * (t + 1) / count * kTileRows);
       if (last > first)
-        multiply_rows(q + first * q_stride, last - first, q_stride, first, block_done, row_done);
+        run_rows_on_this_thread(q + first * q_stride, last - first, q_stride, first, block_done,
+                                row_done);
     }
     return;
   }
@@ -262,11 +261,6 @@ void AmxInt8Matmul::run(const uint8_t* q, int64_t m, int64_t q_stride, Accumulat
       for (int64_t i = 0; i < m; ++i) row_done(i);
     }
   }
-}
-
-void AmxInt8Matmul::run_on_this_thread(const uint8_t* q, int64_t m, int64_t q_stride,
-                                       AccumulatorSink block_done) const {
-  if (m > 0) multiply_rows(q, m, q_stride, 0, block_done, {});
 }
 
 }  // namespace quasr::kernels::int8_detail

@@ -33,6 +33,10 @@ using AccumulatorSink =
 using RowIndexSink = FunctionRef<void(int64_t row)>;
 
 constexpr int64_t kAmxBlock = 32;  // rows and columns of one accumulator block
+// Rows each thread needs before the threads split the rows rather than the
+// panels: with fewer, every weight would cross into each thread's cache for
+// too little work (it is reused by that thread's rows only).
+constexpr int64_t kRowsPerThreadForRowSplit = 64;
 
 class AmxInt8Matmul {
  public:
@@ -51,18 +55,15 @@ class AmxInt8Matmul {
   void run(const uint8_t* q, int64_t m, int64_t q_stride, AccumulatorSink block_done,
            RowIndexSink row_done = {}) const;
 
-  // The same product on the calling thread alone, for callers that split
-  // their work between threads themselves (the convolution's frame blocks);
-  // every block is done when it returns.
-  void run_on_this_thread(const uint8_t* q, int64_t m, int64_t q_stride,
-                          AccumulatorSink block_done) const;
+  // Rows [first_row, first_row + m) of the product on the calling thread
+  // alone (q points at row first_row; block_done sees absolute rows), then
+  // row_done (optional) for each of them: for callers that split the rows
+  // between threads themselves (the convolution's frame blocks, the
+  // transformer's row shares); every block is done when it returns.
+  void run_rows_on_this_thread(const uint8_t* q, int64_t m, int64_t q_stride, int64_t first_row,
+                               AccumulatorSink block_done, RowIndexSink row_done = {}) const;
 
  private:
-  // Rows [first_row, first_row + m) (q points at the first) on this thread:
-  // all panels, then row_done for each row.
-  void multiply_rows(const uint8_t* q, int64_t m, int64_t q_stride, int64_t first_row,
-                     AccumulatorSink block_done, RowIndexSink row_done) const;
-
   int64_t n_;
   int64_t k_;
   int64_t panels_;  // n rounded up to whole panels

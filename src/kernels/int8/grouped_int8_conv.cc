@@ -98,7 +98,7 @@ void GroupedInt8Conv::run_block_amx(const uint8_t* q, int64_t first, int64_t fra
     dequantize_block(acc, rows, kAmxBlock, &input, 0, epilogue.from_column(col0),
                      y_block + row0 * c_out + col0, c_out, isa);
   };
-  amx_->run_on_this_thread(q + first * row_stride, frames, row_stride, dequantize);
+  amx_->run_rows_on_this_thread(q + first * row_stride, frames, row_stride, 0, dequantize);
   if (row_done)
     for (int64_t t = 0; t < frames; ++t) row_done(first + t, y_block + t * c_out);
 }

@@ -169,7 +169,7 @@ void DynamicInt8Linear::multiply_block(const uint8_t* q, const quant::QuantParam
 
 void DynamicInt8Linear::multiply_block_amx(const uint8_t* q, const quant::QuantParams* params,
                                            int64_t m, float* y, int64_t y_row_stride,
-                                           RowSink row_done) const {
+                                           RowSink row_done, const RowRange* own_rows) const {
   const bool per_row = options_.granularity == ActivationGranularity::kPerRow;
   static_assert(int8_detail::kAmxBlock == 32, "the epilogue takes blocks of up to 32 columns");
   const int8_detail::EpilogueRow epilogue = column_epilogue();
@@ -181,8 +181,23 @@ void DynamicInt8Linear::multiply_block_amx(const uint8_t* q, const quant::QuantP
                                   y_row_stride, isa_);
   };
   auto hand_row = [&](int64_t i) { row_done(i, y + i * y_row_stride); };
-  amx_->run(q, m, k_, dequantize,
-            row_done ? int8_detail::RowIndexSink(hand_row) : int8_detail::RowIndexSink());
+  const int8_detail::RowIndexSink rows_done =
+      row_done ? int8_detail::RowIndexSink(hand_row) : int8_detail::RowIndexSink();
+  if (own_rows) {
+    amx_->run_rows_on_this_thread(q + own_rows->first * k_, own_rows->count, k_, own_rows->first,
+                                  dequantize, rows_done);
+  } else {
+    amx_->run(q, m, k_, dequantize, rows_done);
+  }
+}
+
+void DynamicInt8Linear::run_quantized_rows(const uint8_t* q, const quant::QuantParams* params,
+                                           int64_t first, int64_t count, float* y,
+                                           int64_t y_row_stride, RowSink row_done) const {
+  if (!runs_rows_on_this_thread())
+    throw Error("DynamicInt8Linear::run_quantized_rows needs per-row activations on AMX");
+  const RowRange own{first, count};
+  if (count > 0) multiply_block_amx(q, params, first + count, y, y_row_stride, row_done, &own);
 }
 
 void DynamicInt8Linear::run(const float* x, int64_t m, int64_t x_row_stride, float* y,

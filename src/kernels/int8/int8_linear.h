@@ -89,6 +89,14 @@ class DynamicInt8Linear {
   void run_quantized(const uint8_t* q, const quant::QuantParams* params, int64_t m, float* y,
                      int64_t y_row_stride, RowSink row_done = {}) const;
   bool per_row() const { return options_.granularity == ActivationGranularity::kPerRow; }
+  // Whether run_quantized_rows can be used (per-row activations, AMX kernel).
+  bool runs_rows_on_this_thread() const { return amx_ && per_row(); }
+  // run_quantized's rows [first, first + count) on the calling thread alone,
+  // row_done there too (q, params and y indexed by absolute row): for callers
+  // whose threads each keep their own rows through several steps, with no
+  // barrier between them.
+  void run_quantized_rows(const uint8_t* q, const quant::QuantParams* params, int64_t first,
+                          int64_t count, float* y, int64_t y_row_stride, RowSink row_done) const;
 
   int64_t in_features() const { return k_; }
   int64_t out_features() const { return n_; }
@@ -108,9 +116,14 @@ class DynamicInt8Linear {
   // Multiply m quantized rows, dequantize, hand each row to row_done.
   void multiply_block(const uint8_t* q, const quant::QuantParams* params, int64_t m, float* y,
                       int64_t y_row_stride, RowSink row_done) const;
-  // The same on AMX tiles, dequantizing each 32 x 32 block as it is finished.
+  // The same on AMX tiles, dequantizing each 32 x 32 block as it is finished;
+  // with own_rows, only rows [first, first + count) on the calling thread.
+  struct RowRange {
+    int64_t first, count;
+  };
   void multiply_block_amx(const uint8_t* q, const quant::QuantParams* params, int64_t m, float* y,
-                          int64_t y_row_stride, RowSink row_done) const;
+                          int64_t y_row_stride, RowSink row_done,
+                          const RowRange* own_rows = nullptr) const;
 
   int64_t n_;
   int64_t k_;
