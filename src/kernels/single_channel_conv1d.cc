@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "core/cpu_features.h"
+#include "core/error.h"
 #include "kernels/vector_math_avx512.h"
 
 namespace quasr::kernels {
@@ -71,11 +72,13 @@ void SingleChannelConv1d::run_frames(const float* x, int64_t first, int64_t fram
   const float* scale = scale_.empty() ? nullptr : scale_.data();
   const float* bias = bias_.empty() ? nullptr : bias_.data();
   const int64_t channels = out_channels_;
+  thread_local std::vector<float> scratch;
+  if (!y) scratch.resize(static_cast<size_t>(kFrameTile * channels));
   if (vectorised_) {
     for (int64_t f = 0; f < frames; f += kFrameTile) {
       const int64_t n = std::min(kFrameTile, frames - f);
       const float* window = x + (first + f) * stride_;
-      float* rows = y + (first + f) * channels;
+      float* rows = y ? y + (first + f) * channels : scratch.data();
       for (int64_t c0 = 0; c0 < channels; c0 += kChannelTile)
         tile_avx512(window, stride_, kernel_, weight_kc_.data(), channels, c0, n, rows + c0);
       for (int64_t r = 0; r < n; ++r) {
@@ -87,7 +90,7 @@ void SingleChannelConv1d::run_frames(const float* x, int64_t first, int64_t fram
     return;
   }
   for (int64_t t = first; t < first + frames; ++t) {
-    float* row = y + t * channels;
+    float* row = y ? y + t * channels : scratch.data();
     std::fill(row, row + channels, 0.0f);
     for (int64_t k = 0; k < kernel_; ++k) {
       const float sample = x[t * stride_ + k];
@@ -108,6 +111,8 @@ void SingleChannelConv1d::run_frames(const float* x, int64_t first, int64_t fram
 
 void SingleChannelConv1d::run(const float* x, int64_t t_in, float* y, RowSink row_done) const {
   const int64_t t_out = output_length(t_in);
+  if (t_out > 0 && !y && !row_done)
+    throw Error("SingleChannelConv1d::run: no output and no row_done");
   const int64_t tasks = (t_out + kFramesPerTask - 1) / kFramesPerTask;
 #pragma omp parallel for schedule(static) if (tasks > 1)
   for (int64_t task = 0; task < tasks; ++task) {

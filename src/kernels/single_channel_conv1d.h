@@ -30,7 +30,9 @@ class SingleChannelConv1d {
                       const float* scale, const float* bias, Activation activation);
 
   // x: [t_in] samples; y: [output_length(t_in), out_channels]. row_done
-  // (optional) gets each finished frame while it is in cache.
+  // (optional) gets each finished frame while it is in cache. With row_done,
+  // y may be null: each frame then lives in a per-thread buffer only until
+  // row_done returns (for a caller that keeps only what row_done makes).
   void run(const float* x, int64_t t_in, float* y, RowSink row_done = {}) const;
   int64_t output_length(int64_t t_in) const {
     return t_in < kernel_ ? 0 : (t_in - kernel_) / stride_ + 1;

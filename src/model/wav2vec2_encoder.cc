@@ -70,7 +70,13 @@ void ConvLayer::forward(const Tensor& x, const uint8_t* x_u8, Tensor& y,
   const int64_t t_in = x.dim(0), frames = shape.output_length(t_in);
   const int64_t channels = shape.out_channels;
   y.resize({frames, channels});
-  float* out = y.data();
+  // When only the next conv's quantized input is kept, each frame stays in
+  // the kernel's per-thread buffer until finish_frame has quantized it: the
+  // float frames (512 channels at 3200 frames/s for the first conv) never
+  // go out to memory. y keeps the shape.
+  const kernels::StaticInt8Conv1d* own = x_u8 ? quantized_input() : conv_->static_int8();
+  const bool rows_in_cache = consumer && norm_ != Norm::kGroup && own && own->rows_without_output();
+  float* out = rows_in_cache ? nullptr : y.data();
   // What is left of a frame after the conv's epilogue (which did the GELU
   // when there is no norm): LayerNorm + GELU, the next conv's quantization.
   auto finish_frame = [&](int64_t t, float* row) {

@@ -124,7 +124,38 @@ TEST(StaticInt8Conv1d, RunQuantizedHandsFinishedFrames) {
     EXPECT_EQ(y, expected) << conv.implementation(t_in);
     EXPECT_EQ(seen, expected) << conv.implementation(t_in);
     EXPECT_EQ(calls, std::vector<int>(t_out, 1));
+    // No output array: the frames reach row_done all the same (from the
+    // kernel's own buffer), once each.
+    ASSERT_TRUE(conv.rows_without_output());
+    std::fill(seen.begin(), seen.end(), 0.0f);
+    std::fill(calls.begin(), calls.end(), 0);
+    conv.run_quantized(q.data(), t_in, nullptr, row_done);
+    EXPECT_EQ(seen, expected) << conv.implementation(t_in);
+    EXPECT_EQ(calls, std::vector<int>(t_out, 1));
   }
+}
+
+TEST(StaticInt8Conv1d, WaveformConvHandsFramesWithoutOutputArray) {
+  if (isa_level() == IsaLevel::kRef) GTEST_SKIP() << "the reference path needs an output array";
+  const Conv1dShape s{1, 64, 10, 5, 0, 1};
+  const int64_t t_in = 4000, t_out = s.output_length(t_in);
+  std::vector<float> wf = testing::random_vector(s.out_channels * s.kernel, 51, -0.4f, 0.4f);
+  std::vector<float> x = testing::random_vector(t_in, 52, -1.0f, 1.0f);
+  Int8Weights w = Int8Weights::quantize(wf.data(), s.out_channels, s.kernel, true);
+  StaticInt8Conv1d conv(s, w, nullptr, Activation::kGelu,
+                        quant::choose_asymmetric(-1.0f, 1.0f, quant::u8_range(false)));
+  ASSERT_TRUE(conv.rows_without_output()) << conv.implementation(t_in);
+  std::vector<float> expected(t_out * s.out_channels), seen(expected.size());
+  std::vector<int> calls(t_out, 0);
+  conv.run(x.data(), t_in, expected.data());
+  conv.run(x.data(), t_in, nullptr, [&](int64_t t, float* row) {
+    ++calls[t];
+    std::copy(row, row + s.out_channels, seen.begin() + t * s.out_channels);
+  });
+  EXPECT_EQ(seen, expected);
+  EXPECT_EQ(calls, std::vector<int>(t_out, 1));
+  // Without a row_done there is nowhere for the frames to go.
+  EXPECT_THROW(conv.run(x.data(), t_in, nullptr), Error);
 }
 
 TEST(StaticInt8Conv1d, CloseToFp32) {

@@ -22,6 +22,7 @@ int64_t frame_block(int64_t window) {
 struct BlockBuffers {
   std::vector<uint8_t> window;
   std::vector<int32_t> out;
+  std::vector<float> rows;  // the block's output frames when the caller keeps none
 };
 
 BlockBuffers& thread_buffers() {
@@ -60,9 +61,9 @@ std::string GroupedInt8Conv::implementation() const {
 }
 
 void GroupedInt8Conv::run_block(const uint8_t* q, int64_t group, int64_t first, int64_t frames,
-                                const EpilogueRow& epilogue, IsaLevel isa, float* y,
+                                const EpilogueRow& epilogue, IsaLevel isa, float* y_block,
                                 RowSink row_done) const {
-  if (amx_) return run_block_amx(q, first, frames, epilogue, isa, y, row_done);
+  if (amx_) return run_block_amx(q, first, frames, epilogue, isa, y_block, row_done);
   const Conv1dShape& s = shape_;
   const int64_t cig = s.in_channels / s.groups, cog = s.out_channels / s.groups;
   BlockBuffers& buffers = thread_buffers();
@@ -79,7 +80,7 @@ void GroupedInt8Conv::run_block(const uint8_t* q, int64_t group, int64_t first, 
   groups_[static_cast<size_t>(group)]->run(window, frame_block_, window_, out, cog);
   const EpilogueRow channels = epilogue.from_column(group * cog);
   for (int64_t t = 0; t < frames; ++t) {
-    float* row = y + (first + t) * s.out_channels + group * cog;
+    float* row = y_block + t * s.out_channels + group * cog;
     std::memcpy(row, out + t * cog, sizeof(int32_t) * static_cast<size_t>(cog));
     dequantize_row_in_place(row, cog, channels, isa);
     if (row_done) row_done(first + t, row);
@@ -89,11 +90,10 @@ void GroupedInt8Conv::run_block(const uint8_t* q, int64_t group, int64_t first, 
 // One group: the block's windows are rows of q (stride * c_in apart), and
 // each 32 x 32 block of sums is dequantized as it comes off the tiles.
 void GroupedInt8Conv::run_block_amx(const uint8_t* q, int64_t first, int64_t frames,
-                                    const EpilogueRow& epilogue, IsaLevel isa, float* y,
+                                    const EpilogueRow& epilogue, IsaLevel isa, float* y_block,
                                     RowSink row_done) const {
   const int64_t c_out = shape_.out_channels, row_stride = shape_.stride * shape_.in_channels;
   const quant::QuantParams input{epilogue.x_scale, epilogue.x_zero_point};
-  float* y_block = y + first * c_out;
   auto dequantize = [&](const int32_t* acc, int64_t row0, int64_t rows, int64_t col0) {
     dequantize_block(acc, rows, kAmxBlock, &input, 0, epilogue.from_column(col0),
                      y_block + row0 * c_out + col0, c_out, isa);
@@ -109,6 +109,8 @@ void GroupedInt8Conv::run(const uint8_t* q, int64_t t_in, const EpilogueRow& epi
   if (t_out <= 0) return;
   if (row_done && shape_.groups != 1)
     throw Error("GroupedInt8Conv: row_done needs one group (rows are split between groups)");
+  if (!y && !row_done) throw Error("GroupedInt8Conv: no output and no row_done");
+  const int64_t c_out = shape_.out_channels;
   const int64_t blocks = (t_out + frame_block_ - 1) / frame_block_;
   const int64_t tasks = blocks * shape_.groups;
   // One task per (block, group), each a single-threaded GEMM (oneDNN runs
@@ -119,7 +121,11 @@ void GroupedInt8Conv::run(const uint8_t* q, int64_t t_in, const EpilogueRow& epi
   for (int64_t task = 0; task < tasks; ++task) {
     const int64_t block = task / shape_.groups, group = task % shape_.groups;
     const int64_t first = block * frame_block_;
-    run_block(q, group, first, std::min(frame_block_, t_out - first), epilogue, isa, y, row_done);
+    // Without y the block's frames live in this thread's buffer (in cache)
+    // until row_done has taken them: no frame goes out to memory.
+    float* y_block = y ? y + first * c_out : grow(thread_buffers().rows, frame_block_ * c_out);
+    run_block(q, group, first, std::min(frame_block_, t_out - first), epilogue, isa, y_block,
+              row_done);
   }
 }
 

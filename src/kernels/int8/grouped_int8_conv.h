@@ -40,16 +40,19 @@ class GroupedInt8Conv {
   // q: [t_in, c_in] u8 → y: [t_out, c_out] floats, the int32 sums Σ q·w
   // through `epilogue` (its per-channel arrays hold c_out values).
   // row_done (one group only: rows are whole there) sees each output frame
-  // once it is dequantized.
+  // once it is dequantized. With row_done, y may be null: each frame then
+  // lives in a per-thread buffer only until row_done returns.
   void run(const uint8_t* q, int64_t t_in, const EpilogueRow& epilogue, IsaLevel isa, float* y,
            RowSink row_done = {}) const;
   std::string implementation() const;
 
  private:
+  // Output frames [first, first + frames) of one group; y_block holds the
+  // block's frames (frame first at its start).
   void run_block(const uint8_t* q, int64_t group, int64_t first, int64_t frames,
-                 const EpilogueRow& epilogue, IsaLevel isa, float* y, RowSink row_done) const;
+                 const EpilogueRow& epilogue, IsaLevel isa, float* y_block, RowSink row_done) const;
   void run_block_amx(const uint8_t* q, int64_t first, int64_t frames, const EpilogueRow& epilogue,
-                     IsaLevel isa, float* y, RowSink row_done) const;
+                     IsaLevel isa, float* y_block, RowSink row_done) const;
 
   Conv1dShape shape_;
   int64_t window_;                                         // GEMM depth: (c_in / groups) * kernel

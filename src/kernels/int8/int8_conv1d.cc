@@ -155,6 +155,8 @@ void StaticInt8Conv1d::run(const float* x, int64_t t_in, float* y, RowSink row_d
   const Conv1dShape& s = shape_;
   const int64_t t_out = s.output_length(t_in);
   if (t_out == 0) return;
+  if (!y && !(row_done && rows_without_output()))
+    throw Error("StaticInt8Conv1d::run: no output array for this convolution");
   if (reference_weights_) {
     int8_ref::static_conv1d(x, t_in, s, input_, range_, *reference_weights_,
                             bias_.empty() ? nullptr : bias_.data(), activation_, y);

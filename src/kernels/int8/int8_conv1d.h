@@ -54,7 +54,9 @@ class StaticInt8Conv1d {
   ~StaticInt8Conv1d();
 
   // y must hold shape().output_length(t_in) * out_channels floats. row_done
-  // (optional) sees each output frame once it is finished.
+  // (optional) sees each output frame once it is finished. Where
+  // rows_without_output(), y may be null when row_done is given: each frame
+  // then lives in a per-thread buffer only until row_done returns.
   void run(const float* x, int64_t t_in, float* y, RowSink row_done = {}) const;
 
   // Whether run_quantized can be used: one group, no padding, not the
@@ -66,6 +68,8 @@ class StaticInt8Conv1d {
   // run() on input frames already quantized by quantize_row (q [t_in,
   // in_channels]); row_done sees each output frame once it is finished.
   void run_quantized(const uint8_t* q, int64_t t_in, float* y, RowSink row_done = {}) const;
+  // Whether run (and run_quantized) take a null y with a row_done.
+  bool rows_without_output() const { return single_channel_ || takes_quantized_rows(); }
 
   const Conv1dShape& shape() const { return shape_; }
   quant::QuantParams input_params() const { return input_; }
