@@ -231,11 +231,16 @@ bool Bf16AttentionInput::runs_on_amx(int64_t head_dim) {
   return AmxAttentionInput::available() && AmxAttentionInput::supports(head_dim);
 }
 
-void Bf16AttentionInput::attend_in_parallel_region(int64_t valid_frames, float scale, float* out,
-                                                   int64_t ld_out) const {
-  if (!amx_) throw Error("Bf16AttentionInput::attend_in_parallel_region needs the AMX kernel");
+void Bf16AttentionInput::prepare_keys(int64_t first_row, int64_t rows) const {
+  if (!amx_) throw Error("Bf16AttentionInput::prepare_keys needs the AMX kernel");
+  amx_->prepare_keys(first_row, rows);
+}
+
+void Bf16AttentionInput::attend_rows(int64_t first_row, int64_t rows, int64_t valid_frames,
+                                     float scale, float* out, int64_t ld_out) const {
+  if (!amx_) throw Error("Bf16AttentionInput::attend_rows needs the AMX kernel");
   if (frames_ > 0)
-    amx_->attend_in_parallel_region(valid_keys(valid_frames, frames_), scale, out, ld_out);
+    amx_->attend_rows(first_row, rows, valid_keys(valid_frames, frames_), scale, out, ld_out);
 }
 
 void Bf16AttentionInput::attend(int64_t valid_frames, float scale, float* out,

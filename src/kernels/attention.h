@@ -42,12 +42,14 @@ class Bf16AttentionInput {
   // self_attention's result (out as there) once every frame is written.
   void attend(int64_t valid_frames, float scale, float* out, int64_t ld_out) const;
   // Whether inputs of this head size run on the AMX kernel, which has
-  // attend_in_parallel_region.
+  // attend_rows.
   static bool runs_on_amx(int64_t head_dim);
-  // attend, called by every thread of an enclosing parallel region (which
-  // shares the work); returns on each once all of out is written.
-  void attend_in_parallel_region(int64_t valid_frames, float scale, float* out,
-                                 int64_t ld_out) const;
+  // For callers whose threads each own frames (first_row a multiple of 16):
+  // prepare_keys once this thread's frames are written, then, once every
+  // thread's keys are prepared, attend_rows for the query rows it owns.
+  void prepare_keys(int64_t first_row, int64_t rows) const;
+  void attend_rows(int64_t first_row, int64_t rows, int64_t valid_frames, float scale, float* out,
+                   int64_t ld_out) const;
 
  private:
   int64_t frames_, heads_, head_dim_, block_;

@@ -219,33 +219,49 @@ __attribute__((target("avx512f,avx512bw,avx512vl,avx512bf16"))) void AmxAttentio
 
 void AmxAttentionInput::attend(int64_t valid, float scale, float* out, int64_t ld_out) const {
   if (frames_ == 0) return;
-#pragma omp parallel
-  attend_in_parallel_region(valid, scale, out, ld_out);
-}
-
-void AmxAttentionInput::attend_in_parallel_region(int64_t valid, float scale, float* out,
-                                                  int64_t ld_out) const {
-  if (frames_ == 0) return;
   const Geometry g{heads_, head_dim_, query_rows_, key_rows_};
   const int64_t tiles = query_rows_ / kTile;
   const int64_t chunks = (tiles + kTilesPerTask - 1) / kTilesPerTask;
   // Only the key tiles that hold valid keys are scored.
-  const int64_t key_tiles = round_up(valid, kKeyBlock) / kTile, halves = head_dim_ / 32;
+  const int64_t key_tiles = round_up(valid, kKeyBlock) / kTile;
+#pragma omp parallel
+  {
 #pragma omp for schedule(static)
-  for (int64_t item = 0; item < heads_ * key_tiles; ++item) {
-    const int64_t h = item / key_tiles, kt = item % key_tiles;
-    for (int64_t half = 0; half < halves; ++half)
+    for (int64_t item = 0; item < heads_ * key_tiles; ++item)
+      key_tiles_of_head(item / key_tiles, item % key_tiles, item % key_tiles + 1);
+    amx::configure_tiles();
+    // Round-robin (head, query chunk) tasks: the same split on every run.
+#pragma omp for schedule(static, 1)
+    for (int64_t task = 0; task < heads_ * chunks; ++task) {
+      const int64_t h = task % heads_, first = task / heads_ * kTilesPerTask;
+      attend_tiles(q_, k_, v_, g, h, first, std::min(tiles, first + kTilesPerTask), frames_, valid,
+                   scale, out, ld_out);
+    }
+    amx::release_tiles();
+  }
+}
+
+void AmxAttentionInput::key_tiles_of_head(int64_t h, int64_t first, int64_t last) const {
+  const Geometry g{heads_, head_dim_, query_rows_, key_rows_};
+  for (int64_t kt = first; kt < last; ++kt)
+    for (int64_t half = 0; half < head_dim_ / 32; ++half)
       key_tile(k_rows_ + (h * key_rows_ + kt * kTile) * head_dim_ + half * 32, head_dim_,
                k_ + g.k_tile(h, kt, half));
-  }
+}
+
+void AmxAttentionInput::prepare_keys(int64_t first_row, int64_t rows) const {
+  for (int64_t h = 0; h < heads_; ++h)
+    key_tiles_of_head(h, first_row / kTile, (first_row + rows + kTile - 1) / kTile);
+}
+
+void AmxAttentionInput::attend_rows(int64_t first_row, int64_t rows, int64_t valid, float scale,
+                                    float* out, int64_t ld_out) const {
+  if (rows <= 0) return;
+  const Geometry g{heads_, head_dim_, query_rows_, key_rows_};
   amx::configure_tiles();
-  // Round-robin (head, query chunk) tasks: the same split on every run.
-#pragma omp for schedule(static, 1)
-  for (int64_t task = 0; task < heads_ * chunks; ++task) {
-    const int64_t h = task % heads_, first = task / heads_ * kTilesPerTask;
-    attend_tiles(q_, k_, v_, g, h, first, std::min(tiles, first + kTilesPerTask), frames_, valid,
-                 scale, out, ld_out);
-  }
+  for (int64_t h = 0; h < heads_; ++h)
+    attend_tiles(q_, k_, v_, g, h, first_row / kTile, (first_row + rows + kTile - 1) / kTile,
+                 frames_, valid, scale, out, ld_out);
   amx::release_tiles();
 }
 

@@ -37,11 +37,18 @@ class AmxAttentionInput {
   // out[t, h * head_dim + j] for every frame once all are written; keys at
   // index >= valid (1 <= valid <= frames) get probability 0.
   void attend(int64_t valid, float scale, float* out, int64_t ld_out) const;
-  // The same, called by every thread of an enclosing parallel region (which
-  // shares the work); returns on each once all of out is written.
-  void attend_in_parallel_region(int64_t valid, float scale, float* out, int64_t ld_out) const;
+  // For callers whose threads each own frames (first_row a multiple of 16):
+  // prepare_keys once this thread's frames are written, then, once every
+  // thread's keys are prepared, attend_rows for the query rows it owns (all
+  // heads).
+  void prepare_keys(int64_t first_row, int64_t rows) const;
+  void attend_rows(int64_t first_row, int64_t rows, int64_t valid, float scale, float* out,
+                   int64_t ld_out) const;
 
  private:
+  // Key tiles [first, last) of head h from the keys' bf16 rows.
+  void key_tiles_of_head(int64_t h, int64_t first, int64_t last) const;
+
   int64_t frames_, heads_, head_dim_;
   int64_t query_rows_;  // frames rounded up to 16
   int64_t key_rows_;    // frames rounded up to 32

@@ -356,9 +356,12 @@ void TransformerLayer::int8_attention_block(const Int8Step& step, bool input_pre
   }
   mark(Stage::kAttentionLinears);
   if (step.share) {
-    // Every thread's keys and values before any attention.
+    // Every thread's keys and values before any attention; the context of
+    // this thread's rows is all out_proj needs after it.
+    bf16->prepare_keys(step.share->first, step.share->count);
 #pragma omp barrier
-    bf16->attend_in_parallel_region(step.valid_frames, attention_scale(), ws.context.data(), width);
+    bf16->attend_rows(step.share->first, step.share->count, step.valid_frames, attention_scale(),
+                      ws.context.data(), width);
   } else if (bf16) {
     bf16->attend(step.valid_frames, attention_scale(), ws.context.data(), width);
   } else {
@@ -527,13 +530,19 @@ bool Wav2Vec2Encoder::forward_layers_in_row_shares(Tensor& hidden, int64_t frame
   const int64_t padded = hidden.dim(0);
   if (!shares_rows(padded)) return false;
   const int threads = omp_get_max_threads();
-  const kernels::Bf16AttentionInput attention(padded, config_.num_attention_heads,
-                                              config_.head_dim(), ws.attention_scores);
+  // One bf16 attention input for even layers, one for odd: with no barrier
+  // after attention, a thread may write the next layer's q/k/v while another
+  // still reads this layer's keys (never two layers on: each layer's barrier
+  // waits for every thread).
+  const int64_t heads = config_.num_attention_heads, head_dim = config_.head_dim();
+  const kernels::Bf16AttentionInput attention[2] = {
+      {padded, heads, head_dim, ws.attention_scores},
+      {padded, heads, head_dim, ws.attention_odd_layers}};
   layers_.front().prepare_int8_workspace(padded, ws);
   // Rows in groups of 16 (the AMX row tile), as evenly as they go. Under a
   // passive wait policy each fork, join or barrier costs a sleeping thread's
   // wake-up: the kernels' own parallel regions cost ~13 per layer, this
-  // region 2 barriers per layer.
+  // region one barrier per layer (all keys and values before attention).
   const int64_t groups = padded / 16;
 #pragma omp parallel num_threads(threads)
   {
@@ -541,7 +550,7 @@ bool Wav2Vec2Encoder::forward_layers_in_row_shares(Tensor& hidden, int64_t frame
     const int64_t first = groups * t / count * 16, last = groups * (t + 1) / count * 16;
     const RowShare share{first, last - first, t == 0};
     for (size_t l = 0; l < layers_.size(); ++l)
-      layers_[l].forward_row_share(share, hidden, frames, ws, attention, l > 0,
+      layers_[l].forward_row_share(share, hidden, frames, ws, attention[l % 2], l > 0,
                                    l + 1 < layers_.size() ? &layers_[l + 1] : nullptr);
   }
   return true;

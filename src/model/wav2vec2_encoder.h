@@ -34,6 +34,9 @@ struct Workspace {
   Tensor context;
   Tensor ffn;
   AlignedBuffer attention_scores;
+  // The bf16 attention input of odd layers when threads share rows (see
+  // Wav2Vec2Encoder::forward_layers_in_row_shares).
+  AlignedBuffer attention_odd_layers;
   // Rows one int8 linear's epilogue quantized for the next (see
   // TransformerLayer::forward_int8): the attention/feed-forward input and
   // the feed-forward's inner activations.
@@ -104,9 +107,10 @@ class TransformerLayer {
   // Sizes ws for forward_row_share on `frames` rows (the same for every layer).
   void prepare_int8_workspace(int64_t frames, Workspace& ws) const;
   // forward() for the rows of `share`, called by every thread of a parallel
-  // region with its own share: the threads meet only around attention (all
-  // keys before it, all context rows after). ws prepared, attention shared;
-  // input_prepared: the previous layer left this one's q/k/v input.
+  // region with its own share: the threads meet only before attention (all
+  // keys written). ws prepared, attention shared (and not rewritten by the
+  // next layer); input_prepared: the previous layer left this one's q/k/v
+  // input.
   void forward_row_share(const RowShare& share, Tensor& hidden, int64_t valid_frames, Workspace& ws,
                          const kernels::Bf16AttentionInput& attention, bool input_prepared,
                          const TransformerLayer* next) const;
