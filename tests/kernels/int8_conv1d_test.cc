@@ -16,15 +16,17 @@ namespace {
 
 TEST(StaticInt8Conv1d, MatchesReference) {
   const Conv1dShape shapes[] = {
-      {5, 7, 3, 2, 0, 1},     // plain strided
-      {1, 16, 10, 5, 0, 1},   // wav2vec2's first layer, scaled down
-      {1, 128, 10, 5, 0, 1},  // ... with channels for the vector path
-      {8, 12, 4, 1, 2, 4},    // grouped and padded (positional conv)
-      {16, 16, 8, 1, 4, 16},  // depthwise, even kernel, padded
-      {32, 32, 16, 1, 8, 2},  // positional conv scaled down (im2col GEMM per group)
-      {12, 12, 6, 2, 3, 3},   // grouped and strided
-      {64, 64, 3, 2, 0, 1},   // the extractor's convs scaled down (AMX: overlapping rows)
-      {32, 32, 2, 2, 0, 1},   // ... kernel 2
+      {5, 7, 3, 2, 0, 1},       // plain strided
+      {1, 16, 10, 5, 0, 1},     // wav2vec2's first layer, scaled down
+      {1, 128, 10, 5, 0, 1},    // ... with channels for the vector path
+      {8, 12, 4, 1, 2, 4},      // grouped and padded (positional conv)
+      {16, 16, 8, 1, 4, 16},    // depthwise, even kernel, padded
+      {32, 32, 16, 1, 8, 2},    // positional conv scaled down (im2col GEMM per group)
+      {12, 12, 6, 2, 3, 3},     // grouped and strided
+      {64, 64, 3, 2, 0, 1},     // the extractor's convs scaled down (AMX: overlapping rows)
+      {32, 32, 2, 2, 0, 1},     // ... kernel 2
+      {128, 128, 16, 1, 8, 2},  // groups of 64 channels (AMX: group-major rows)
+      {256, 64, 5, 1, 2, 2},    // groups of 128 in, 32 out, odd kernel
   };
   for (const Conv1dShape& s : shapes) {
     const int64_t cols = s.in_channels / s.groups * s.kernel;
@@ -62,8 +64,11 @@ TEST(StaticInt8Conv1d, MatchesReference) {
 }
 
 TEST(DynamicInt8Conv1d, MatchesReference) {
-  const Conv1dShape shapes[] = {
-      {5, 7, 3, 2, 0, 1}, {8, 12, 4, 1, 2, 4}, {1, 16, 10, 5, 0, 1}, {32, 32, 16, 1, 8, 2}};
+  const Conv1dShape shapes[] = {{5, 7, 3, 2, 0, 1},
+                                {8, 12, 4, 1, 2, 4},
+                                {1, 16, 10, 5, 0, 1},
+                                {32, 32, 16, 1, 8, 2},
+                                {128, 128, 16, 1, 8, 2}};
   for (const Conv1dShape& s : shapes) {
     const int64_t cols = s.in_channels / s.groups * s.kernel;
     std::vector<float> wf = testing::random_vector(s.out_channels * cols, 51 + s.kernel);

@@ -82,6 +82,23 @@ void pack_row_group(const uint8_t* q, int64_t m, int64_t q_stride, int64_t k, in
   }
 }
 
+// Where multiply_panel finds the row tiles: packed (16 x 64-byte tiles in a
+// row, pack_row_group) or straight in the caller's rows (q_stride apart).
+struct RowTiles {
+  const uint8_t* base;
+  int64_t block_bytes;  // from one 32-row block to the next
+  int64_t half_bytes;   // from a block's rows 0-15 to rows 16-31
+  int64_t step_bytes;   // from one 64-value step of k to the next
+  int64_t stride;       // between a tile's rows
+
+  static RowTiles packed(const uint8_t* rows, int64_t k) {
+    return {rows, kAmxBlock * k, kTileRows * k, kTileSize, kTileBytes};
+  }
+  static RowTiles direct(const uint8_t* q, int64_t q_stride) {
+    return {q, kAmxBlock * q_stride, kTileRows * q_stride, kTileBytes, q_stride};
+  }
+};
+
 // A finished block whose epilogue runs a few rows at a time inside the next
 // block's k loop: the tile unit keeps multiplying while the vector units
 // dequantize (run back to back, each waited for the other).
@@ -112,7 +129,7 @@ struct alignas(64) AccumulatorBuffers {
 // do not push the panel (32 KiB at k = 1024, reused by every block) out of
 // L1: 1.7 -> 2.2 TMAC/s per core in a loop of just these loads and products.
 __attribute__((target("amx-tile,amx-int8"))) void multiply_panel(
-    const uint8_t* rows, int64_t padded_m, int64_t m, int64_t k, const int8_t* panel,
+    const RowTiles& rows, int64_t padded_m, int64_t m, int64_t k, const int8_t* panel,
     const int8_t* next_panel, int64_t col0, AccumulatorSink block_done, AccumulatorBuffers& buffers,
     PendingEpilogue& pending) {
   constexpr int64_t kAccStride = kAmxBlock * sizeof(int32_t);
@@ -132,14 +149,14 @@ __attribute__((target("amx-tile,amx-int8"))) void multiply_panel(
     _tile_zero(5);
     _tile_zero(6);
     _tile_zero(7);
-    const uint8_t* a0 = rows + row0 * k;
-    const uint8_t* a1 = a0 + kTileRows * k;
+    const uint8_t* a0 = rows.base + row0 / kAmxBlock * rows.block_bytes;
+    const uint8_t* a1 = a0 + rows.half_bytes;
     const int8_t* b = panel;
     const int64_t valid_rows = std::min(kAmxBlock, m - row0);
     for (int64_t s = 0; s < steps; ++s, b += kPanelStep) {
-      _tile_stream_loadd(0, a0 + s * kTileSize, kTileBytes);
+      _tile_stream_loadd(0, a0 + s * rows.step_bytes, rows.stride);
       _tile_loadd(2, b, kTileBytes);
-      _tile_stream_loadd(1, a1 + s * kTileSize, kTileBytes);
+      _tile_stream_loadd(1, a1 + s * rows.step_bytes, rows.stride);
       _tile_loadd(3, b + kTileSize, kTileBytes);
       _tile_dpbusd(4, 0, 2);
       _tile_dpbusd(5, 0, 3);
@@ -175,7 +192,7 @@ uint8_t* packed_rows(int64_t padded_m, int64_t k) {
 // Runs of panels taken from queue until it is empty. Each panel prefetches
 // the next one into L2, which is this thread's own half the time (runs of
 // two) and costs nothing the other half: a wasted fetch, no stall.
-void multiply_panels(const int8_t* weights, int64_t k, const uint8_t* packed, int64_t padded_m,
+void multiply_panels(const int8_t* weights, int64_t k, const RowTiles& rows, int64_t padded_m,
                      int64_t m, PanelQueue& queue, AccumulatorSink block_done) {
   AccumulatorBuffers buffers;
   PendingEpilogue pending;
@@ -183,7 +200,7 @@ void multiply_panels(const int8_t* weights, int64_t k, const uint8_t* packed, in
   for (int64_t first, last; queue.take(&first, &last);) {
     for (int64_t p = first; p < last; ++p) {
       const int8_t* panel = weights + p * kAmxBlock * k;
-      multiply_panel(packed, padded_m, m, k, panel,
+      multiply_panel(rows, padded_m, m, k, panel,
                      p + 1 < queue.panels() ? panel + kAmxBlock * k : nullptr, p * kAmxBlock,
                      block_done, buffers, pending);
     }
@@ -219,7 +236,8 @@ void AmxInt8Matmul::run_rows_on_this_thread(const uint8_t* q, int64_t m, int64_t
     block_done(acc, first_row + row0, rows, col0);
   };
   PanelQueue queue(panels_, panels_);
-  multiply_panels(weight_data(weights_), k_, packed, padded_m, m, queue, shifted);
+  multiply_panels(weight_data(weights_), k_, RowTiles::packed(packed, k_), padded_m, m, queue,
+                  shifted);
   if (row_done)
     for (int64_t i = first_row; i < first_row + m; ++i) row_done(i);
 }
@@ -260,13 +278,22 @@ void AmxInt8Matmul::run(const uint8_t* q, int64_t m, int64_t q_stride, Accumulat
          (g = next_group.fetch_add(1, std::memory_order_relaxed)) < padded_m / kTileRows;)
       pack_row_group(q, m, q_stride, k_, g, packed);
 #pragma omp barrier
-    multiply_panels(weight_data(weights_), k_, packed, padded_m, m, queue, block_done);
+    multiply_panels(weight_data(weights_), k_, RowTiles::packed(packed, k_), padded_m, m, queue,
+                    block_done);
     if (row_done) {
 #pragma omp barrier
 #pragma omp for schedule(dynamic, 16)
       for (int64_t i = 0; i < m; ++i) row_done(i);
     }
   }
+}
+
+void AmxInt8Matmul::run_direct_rows_on_this_thread(const uint8_t* q, int64_t m, int64_t q_stride,
+                                                   AccumulatorSink block_done) const {
+  if (m <= 0) return;
+  PanelQueue queue(panels_, panels_);
+  multiply_panels(weight_data(weights_), k_, RowTiles::direct(q, q_stride), round_up_to_block(m), m,
+                  queue, block_done);
 }
 
 }  // namespace quasr::kernels::int8_detail

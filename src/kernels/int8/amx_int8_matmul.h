@@ -63,6 +63,14 @@ class AmxInt8Matmul {
   void run_rows_on_this_thread(const uint8_t* q, int64_t m, int64_t q_stride, int64_t first_row,
                                AccumulatorSink block_done, RowIndexSink row_done = {}) const;
 
+  // All of the product on this thread without packing the rows: the tiles
+  // are loaded from q itself (rows q_stride bytes apart, overlapping or not),
+  // so every byte up to q + (m rounded up to 32 - 1) * q_stride + k must be
+  // readable (the rows past m give sums nobody receives). For grouped convs
+  // whose windows are contiguous in a group-major copy of the input.
+  void run_direct_rows_on_this_thread(const uint8_t* q, int64_t m, int64_t q_stride,
+                                      AccumulatorSink block_done) const;
+
  private:
   int64_t n_;
   int64_t k_;

@@ -50,6 +50,11 @@ GroupedInt8Conv::GroupedInt8Conv(const Conv1dShape& shape, const int8_t* weight)
       amx_ = std::make_unique<AmxInt8Matmul>(rows.data(), cog, window_);
       return;
     }
+    if (s.groups > 1 && s.stride == 1 && cig % 64 == 0 && cog % kAmxBlock == 0 &&
+        AmxInt8Matmul::available()) {
+      amx_groups_.push_back(std::make_unique<AmxInt8Matmul>(rows.data(), cog, window_));
+      continue;
+    }
     groups_.push_back(std::make_unique<PackedInt8Matmul>(
         rows.data(), cog, window_, dnnl::memory::data_type::s32, dnnl::primitive_attr(), nullptr));
   }
@@ -57,6 +62,7 @@ GroupedInt8Conv::GroupedInt8Conv(const Conv1dShape& shape, const int8_t* weight)
 
 std::string GroupedInt8Conv::implementation() const {
   if (amx_) return "quasr:amx_int8 (overlapping rows)";
+  if (!amx_groups_.empty()) return "quasr:amx_int8 (group-major overlapping rows)";
   return "im2col+" + groups_.front()->implementation(frame_block_);
 }
 
@@ -111,6 +117,7 @@ void GroupedInt8Conv::run(const uint8_t* q, int64_t t_in, const EpilogueRow& epi
     throw Error("GroupedInt8Conv: row_done needs one group (rows are split between groups)");
   if (!y && !row_done) throw Error("GroupedInt8Conv: no output and no row_done");
   const int64_t c_out = shape_.out_channels;
+  if (!amx_groups_.empty()) return run_amx_groups(q, t_in, epilogue, isa, y);
   const int64_t blocks = (t_out + frame_block_ - 1) / frame_block_;
   const int64_t tasks = blocks * shape_.groups;
   // One task per (block, group), each a single-threaded GEMM (oneDNN runs
@@ -126,6 +133,47 @@ void GroupedInt8Conv::run(const uint8_t* q, int64_t t_in, const EpilogueRow& epi
     float* y_block = y ? y + first * c_out : grow(thread_buffers().rows, frame_block_ * c_out);
     run_block(q, group, first, std::min(frame_block_, t_out - first), epilogue, isa, y_block,
               row_done);
+  }
+}
+
+// Stride 1 and whole 64-channel steps per group: with the input group-major
+// (group g's channels of every frame together), frame t's window is
+// cig * kernel contiguous bytes from row t of group g, so each group is one
+// AMX product over overlapping rows cig bytes apart, loaded straight from
+// the copy (no im2col, no packing). Groups are split between the threads.
+void GroupedInt8Conv::run_amx_groups(const uint8_t* q, int64_t t_in, const EpilogueRow& epilogue,
+                                     IsaLevel isa, float* y) const {
+  const Conv1dShape& s = shape_;
+  const int64_t cig = s.in_channels / s.groups, cog = s.out_channels / s.groups;
+  const int64_t t_out = s.output_length(t_in);
+  // A last 32-row block reads up to 31 rows past the windows.
+  const int64_t group_rows = t_in + kAmxBlock;
+  thread_local std::vector<uint8_t> by_group;
+  uint8_t* grouped = grow(by_group, s.groups * group_rows * cig);
+  const quant::QuantParams input{epilogue.x_scale, epilogue.x_zero_point};
+#pragma omp parallel
+  {
+#pragma omp for schedule(static)
+    for (int64_t t = 0; t < group_rows; ++t) {
+      for (int64_t g = 0; g < s.groups; ++g) {
+        uint8_t* row = grouped + (g * group_rows + t) * cig;
+        if (t < t_in) {
+          std::memcpy(row, q + t * s.in_channels + g * cig, static_cast<size_t>(cig));
+        } else {
+          std::memset(row, 0, static_cast<size_t>(cig));
+        }
+      }
+    }
+#pragma omp for schedule(static)
+    for (int64_t g = 0; g < s.groups; ++g) {
+      auto dequantize = [&](const int32_t* acc, int64_t row0, int64_t rows, int64_t col0) {
+        const int64_t column = g * cog + col0;
+        dequantize_block(acc, rows, kAmxBlock, &input, 0, epilogue.from_column(column),
+                         y + row0 * s.out_channels + column, s.out_channels, isa);
+      };
+      amx_groups_[static_cast<size_t>(g)]->run_direct_rows_on_this_thread(
+          grouped + g * group_rows * cig, t_out, cig, dequantize);
+    }
   }
 }
 

@@ -17,6 +17,12 @@
 // the product instead, with no im2col copy at all: frame t's window is
 // q[t * stride * c_in, + kernel * c_in) in memory already, so the GEMM rows
 // are q itself with a row stride of stride * c_in (overlapping rows).
+//
+// With several groups of whole 64-channel steps and stride 1 (large's
+// positional conv: 16 groups of 64, kernel 128), the input is copied
+// group-major, where frame t's window in group g is cig * kernel contiguous
+// bytes; each group is then one AMX product whose row tiles are loaded from
+// that copy directly (run_amx_groups).
 #pragma once
 
 #include <cstdint>
@@ -53,12 +59,15 @@ class GroupedInt8Conv {
                  const EpilogueRow& epilogue, IsaLevel isa, float* y_block, RowSink row_done) const;
   void run_block_amx(const uint8_t* q, int64_t first, int64_t frames, const EpilogueRow& epilogue,
                      IsaLevel isa, float* y_block, RowSink row_done) const;
+  void run_amx_groups(const uint8_t* q, int64_t t_in, const EpilogueRow& epilogue, IsaLevel isa,
+                      float* y) const;
 
   Conv1dShape shape_;
   int64_t window_;                                         // GEMM depth: (c_in / groups) * kernel
   int64_t frame_block_;                                    // GEMM rows
   std::vector<std::unique_ptr<PackedInt8Matmul>> groups_;  // or, one group on AMX:
   std::unique_ptr<AmxInt8Matmul> amx_;
+  std::vector<std::unique_ptr<AmxInt8Matmul>> amx_groups_;  // or, one per group on AMX
 };
 
 }  // namespace quasr::kernels::int8_detail
