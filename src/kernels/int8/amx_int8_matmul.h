@@ -50,8 +50,9 @@ class AmxInt8Matmul {
 
   // Multiplies q [m, k] (u8, row stride q_stride; rows may overlap) by the
   // weights. Each block goes to block_done on the thread that computed it;
-  // once every block is done, row_done (optional) sees each row index,
-  // spread over the threads. Not re-entrant from inside the callbacks.
+  // once every block of a row is done, row_done (optional) sees the row's
+  // index, on one of the threads (with 64+ rows per thread, the thread that
+  // computed the row). Not re-entrant from inside the callbacks.
   void run(const uint8_t* q, int64_t m, int64_t q_stride, AccumulatorSink block_done,
            RowIndexSink row_done = {}) const;
 
