@@ -539,16 +539,15 @@ bool Wav2Vec2Encoder::forward_layers_in_row_shares(Tensor& hidden, int64_t frame
       {padded, heads, head_dim, ws.attention_scores},
       {padded, heads, head_dim, ws.attention_odd_layers}};
   layers_.front().prepare_int8_workspace(padded, ws);
-  // Rows in groups of 16 (the AMX row tile), as evenly as they go. Under a
-  // passive wait policy each fork, join or barrier costs a sleeping thread's
-  // wake-up: the kernels' own parallel regions cost ~13 per layer, this
-  // region one barrier per layer (all keys and values before attention).
-  const int64_t groups = padded / 16;
+  // Under a passive wait policy each fork, join or barrier costs a sleeping
+  // thread's wake-up: the kernels' own parallel regions cost ~13 per layer,
+  // this region one barrier per layer (all keys and values before attention).
 #pragma omp parallel num_threads(threads)
   {
-    const int64_t count = omp_get_num_threads(), t = omp_get_thread_num();
-    const int64_t first = groups * t / count * 16, last = groups * (t + 1) / count * 16;
-    const RowShare share{first, last - first, t == 0};
+    const int t = omp_get_thread_num();
+    const kernels::int8_detail::RowRange rows =
+        kernels::int8_detail::thread_rows(padded, t, omp_get_num_threads());
+    const RowShare share{rows.first, rows.count, t == 0};
     for (size_t l = 0; l < layers_.size(); ++l)
       layers_[l].forward_row_share(share, hidden, frames, ws, attention[l % 2], l > 0,
                                    l + 1 < layers_.size() ? &layers_[l + 1] : nullptr);

@@ -211,6 +211,13 @@ void multiply_panels(const int8_t* weights, int64_t k, const RowTiles& rows, int
 
 }  // namespace
 
+RowRange thread_rows(int64_t m, int64_t thread, int64_t threads) {
+  const int64_t groups = (m + kTileRows - 1) / kTileRows;
+  const int64_t first = std::min(m, groups * thread / threads * kTileRows);
+  const int64_t last = std::min(m, groups * (thread + 1) / threads * kTileRows);
+  return {first, last - first};
+}
+
 bool AmxInt8Matmul::available() {
   static const bool usable = amx::usable(amx::Products::kInt8);
   return usable;
@@ -252,15 +259,11 @@ void AmxInt8Matmul::run(const uint8_t* q, int64_t m, int64_t q_stride, Accumulat
     // passive wait policy each one costs a sleeping thread's wake-up), each
     // thread packs only its rows, and row_done follows on the same thread.
     // Every weight is read by every thread, from L3 after the first.
-    const int64_t groups = (m + kTileRows - 1) / kTileRows;
 #pragma omp parallel num_threads(threads)
     {
-      const int64_t count = omp_get_num_threads(), t = omp_get_thread_num();
-      const int64_t first = groups * t / count * kTileRows;
-      const int64_t last = std::min(m, groups * (t + 1) / count * kTileRows);
-      if (last > first)
-        run_rows_on_this_thread(q + first * q_stride, last - first, q_stride, first, block_done,
-                                row_done);
+      const RowRange own = thread_rows(m, omp_get_thread_num(), omp_get_num_threads());
+      run_rows_on_this_thread(q + own.first * q_stride, own.count, q_stride, own.first, block_done,
+                              row_done);
     }
     return;
   }

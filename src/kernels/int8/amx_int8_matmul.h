@@ -38,6 +38,14 @@ constexpr int64_t kAmxBlock = 32;  // rows and columns of one accumulator block
 // too little work (it is reused by that thread's rows only).
 constexpr int64_t kRowsPerThreadForRowSplit = 64;
 
+// Rows [first, first + count).
+struct RowRange {
+  int64_t first = 0, count = 0;
+};
+// Thread `thread`'s share of m rows among `threads`: whole 16-row groups (the
+// AMX row tile), as evenly as they go; the last share ends at m.
+RowRange thread_rows(int64_t m, int64_t thread, int64_t threads);
+
 class AmxInt8Matmul {
  public:
   // AMX-INT8 usable here (amx::usable).

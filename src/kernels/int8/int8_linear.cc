@@ -169,7 +169,8 @@ void DynamicInt8Linear::multiply_block(const uint8_t* q, const quant::QuantParam
 
 void DynamicInt8Linear::multiply_block_amx(const uint8_t* q, const quant::QuantParams* params,
                                            int64_t m, float* y, int64_t y_row_stride,
-                                           RowSink row_done, const RowRange* own_rows) const {
+                                           RowSink row_done,
+                                           const int8_detail::RowRange* own_rows) const {
   const bool per_row = options_.granularity == ActivationGranularity::kPerRow;
   static_assert(int8_detail::kAmxBlock == 32, "the epilogue takes blocks of up to 32 columns");
   const int8_detail::EpilogueRow epilogue = column_epilogue();
@@ -196,8 +197,8 @@ void DynamicInt8Linear::run_quantized_rows(const uint8_t* q, const quant::QuantP
                                            int64_t y_row_stride, RowSink row_done) const {
   if (!runs_rows_on_this_thread())
     throw Error("DynamicInt8Linear::run_quantized_rows needs per-row activations on AMX");
-  const RowRange own{first, count};
-  if (count > 0) multiply_block_amx(q, params, first + count, y, y_row_stride, row_done, &own);
+  const int8_detail::RowRange own{first, count};
+  multiply_block_amx(q, params, first + count, y, y_row_stride, row_done, &own);
 }
 
 void DynamicInt8Linear::run(const float* x, int64_t m, int64_t x_row_stride, float* y,

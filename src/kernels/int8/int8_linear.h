@@ -51,6 +51,7 @@ namespace quasr::kernels {
 namespace int8_detail {
 class PackedInt8Matmul;
 class AmxInt8Matmul;
+struct RowRange;
 }  // namespace int8_detail
 
 enum class ActivationGranularity {
@@ -117,13 +118,10 @@ class DynamicInt8Linear {
   void multiply_block(const uint8_t* q, const quant::QuantParams* params, int64_t m, float* y,
                       int64_t y_row_stride, RowSink row_done) const;
   // The same on AMX tiles, dequantizing each 32 x 32 block as it is finished;
-  // with own_rows, only rows [first, first + count) on the calling thread.
-  struct RowRange {
-    int64_t first, count;
-  };
+  // with own_rows, only those rows, on the calling thread.
   void multiply_block_amx(const uint8_t* q, const quant::QuantParams* params, int64_t m, float* y,
                           int64_t y_row_stride, RowSink row_done,
-                          const RowRange* own_rows = nullptr) const;
+                          const int8_detail::RowRange* own_rows = nullptr) const;
 
   int64_t n_;
   int64_t k_;
