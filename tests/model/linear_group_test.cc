@@ -6,6 +6,7 @@
 #include <memory>
 #include <random>
 
+#include "in_memory_state_dict.h"
 #include "model/quantized_backends.h"
 
 namespace quasr::model {
@@ -27,13 +28,12 @@ std::vector<float> random_values(int64_t count, uint32_t seed, float scale) {
 // quantized quasr folder stores them: I8 weight and per-channel F32 scale.
 class Checkpoint {
  public:
-  explicit Checkpoint(const std::map<std::string, LeafQuantSpec>& int8 = {}) : dict_("test") {
+  explicit Checkpoint(const std::map<std::string, LeafQuantSpec>& int8 = {}) : tensors_("test") {
     uint32_t seed = 1;
     for (const LinearSpec& m : kMembers) {
       std::vector<float> weight = random_values(m.out_features * kIn, seed++, 0.3f);
-      weights_[m.path] = weight;
       if (int8.count(m.path)) {
-        auto& q = int8_[m.path];
+        std::vector<int8_t> q;
         std::vector<float> scales(static_cast<size_t>(m.out_features));
         for (int64_t r = 0; r < m.out_features; ++r) {
           float peak = 0.0f;
@@ -42,34 +42,19 @@ class Checkpoint {
           for (int64_t c = 0; c < kIn; ++c)
             q.push_back(static_cast<int8_t>(std::nearbyint(weight[r * kIn + c] / scales[r])));
         }
-        add(m.path + ".weight", q.data(), {m.out_features, kIn}, DType::kI8);
-        add(m.path + ".weight_scale", store(scales), {m.out_features}, DType::kF32);
+        tensors_.add_i8(m.path + ".weight", std::move(q), {m.out_features, kIn});
+        tensors_.add_f32(m.path + ".weight_scale", std::move(scales), {m.out_features});
       } else {
-        add(m.path + ".weight", store(weight), {m.out_features, kIn}, DType::kF32);
+        tensors_.add_f32(m.path + ".weight", std::move(weight), {m.out_features, kIn});
       }
-      add(m.path + ".bias", store(random_values(m.out_features, seed++, 0.1f)), {m.out_features},
-          DType::kF32);
+      tensors_.add_f32(m.path + ".bias", random_values(m.out_features, seed++, 0.1f),
+                       {m.out_features});
     }
   }
-  const StateDict& dict() const { return dict_; }
+  const StateDict& dict() const { return tensors_.dict(); }
 
  private:
-  const float* store(std::vector<float> values) {
-    floats_.push_back(std::make_unique<std::vector<float>>(std::move(values)));
-    return floats_.back()->data();
-  }
-  void add(const std::string& name, const void* data, Shape shape, DType dtype) {
-    RawTensor t;
-    t.dtype = dtype;
-    t.shape = shape;
-    t.data = static_cast<const std::byte*>(data);
-    t.nbytes = static_cast<size_t>(shape_numel(shape)) * dtype_size(dtype);
-    dict_.add(name, t);
-  }
-  StateDict dict_;
-  std::map<std::string, std::vector<float>> weights_;
-  std::map<std::string, std::vector<int8_t>> int8_;
-  std::vector<std::unique_ptr<std::vector<float>>> floats_;
+  testing::InMemoryStateDict tensors_;
 };
 
 // Each member on its own, as a LinearLeaf would run it with its own backend.

@@ -13,7 +13,7 @@
 #include <string>
 #include <vector>
 
-#include "io/raw_tensor.h"
+#include "in_memory_state_dict.h"
 #include "kernels/attention.h"
 #include "kernels/dnnl_runtime.h"
 #include "kernels/int8/amx_int8_matmul.h"
@@ -43,7 +43,7 @@ Wav2Vec2Config small_config(bool stable) {
 // folder stores them (I8 weight, per-channel scale, dynamic per-row spec).
 class RandomWeights {
  public:
-  explicit RandomWeights(const Wav2Vec2Config& c) : dict_("row-share-test") {
+  explicit RandomWeights(const Wav2Vec2Config& c) : tensors_("row-share-test") {
     for (size_t i = 0; i < c.conv_dim.size(); ++i) {
       const std::string p = "feature_extractor.conv_layers." + std::to_string(i);
       const int64_t in = i == 0 ? 1 : c.conv_dim[i - 1];
@@ -71,23 +71,15 @@ class RandomWeights {
       add_norm(p + ".final_layer_norm", h);
     }
   }
-  const StateDict& dict() const { return dict_; }
+  const StateDict& dict() const { return tensors_.dict(); }
   const std::map<std::string, LeafQuantSpec>& quantized() const { return quantized_; }
 
  private:
-  void add(const std::string& name, const void* data, const Shape& shape, DType dtype) {
-    RawTensor t;
-    t.dtype = dtype;
-    t.shape = shape;
-    t.data = static_cast<const std::byte*>(data);
-    t.nbytes = static_cast<size_t>(shape_numel(shape)) * dtype_size(dtype);
-    dict_.add(name, t);
-  }
   void add_f32(const std::string& name, const Shape& shape, float scale, float offset = 0.0f) {
     std::uniform_real_distribution<float> dist(-scale, scale);
-    auto& values = *floats_.emplace_back(std::make_unique<std::vector<float>>(shape_numel(shape)));
+    std::vector<float> values(static_cast<size_t>(shape_numel(shape)));
     for (float& v : values) v = offset + dist(rng_);
-    add(name, values.data(), shape, DType::kF32);
+    tensors_.add_f32(name, std::move(values), shape);
   }
   void add_norm(const std::string& path, int64_t width) {
     add_f32(path + ".weight", {width}, 0.2f, 1.0f);
@@ -95,9 +87,9 @@ class RandomWeights {
   }
   void add_int8_linear(const std::string& path, int64_t out, int64_t in) {
     std::uniform_int_distribution<int> level(-127, 127);
-    auto& weight = *int8s_.emplace_back(std::make_unique<std::vector<int8_t>>(out * in));
+    std::vector<int8_t> weight(static_cast<size_t>(out * in));
     for (int8_t& v : weight) v = static_cast<int8_t>(level(rng_));
-    add(path + ".weight", weight.data(), {out, in}, DType::kI8);
+    tensors_.add_i8(path + ".weight", std::move(weight), {out, in});
     add_f32(path + ".weight_scale", {out}, 0.2f / (127.0f * std::sqrt(float(in))),
             1.8f / (127.0f * std::sqrt(float(in))));
     add_f32(path + ".bias", {out}, 0.1f);
@@ -106,10 +98,8 @@ class RandomWeights {
     quantized_[path] = dynamic;
   }
 
-  StateDict dict_;
+  testing::InMemoryStateDict tensors_;
   std::mt19937 rng_{2024};
-  std::vector<std::unique_ptr<std::vector<float>>> floats_;
-  std::vector<std::unique_ptr<std::vector<int8_t>>> int8s_;
   std::map<std::string, LeafQuantSpec> quantized_;
 };
 
