@@ -9,9 +9,11 @@
 #include <benchmark/benchmark.h>
 
 #include <cstdlib>
+#include <memory>
 #include <random>
 #include <vector>
 
+#include "kernels/amx_bf16x3_linear.h"
 #include "kernels/dnnl_runtime.h"
 #include "kernels/int8/amx_int8_matmul.h"
 #include "kernels/int8/int8_linear.h"
@@ -50,6 +52,33 @@ void report(benchmark::State& state, const Problem& p) {
 void BM_Fp32(benchmark::State& state) {
   Problem p(state);
   PackedMatmulF32 fc(p.w.data(), p.bias.data(), p.n, p.k, Activation::kNone);
+  for (auto _ : state) fc.run(p.x.data(), p.m, p.y.data());
+  report(state, p);
+}
+
+// As a 24-layer model sees them: each call uses the next of 24 weight
+// matrices, so the weights come from memory, not from the last call's cache.
+void BM_Fp32ColdWeights(benchmark::State& state) {
+  Problem p(state);
+  constexpr int kLayers = 24;
+  std::vector<std::unique_ptr<PackedMatmulF32>> layers;
+  for (int i = 0; i < kLayers; ++i) {
+    layers.push_back(
+        std::make_unique<PackedMatmulF32>(p.w.data(), p.bias.data(), p.n, p.k, Activation::kNone));
+  }
+  int next = 0;
+  for (auto _ : state) {
+    layers[next]->run(p.x.data(), p.m, p.y.data());
+    next = (next + 1) % kLayers;
+  }
+  report(state, p);
+}
+
+// fp32 on AMX bf16 tiles, each operand split in two bf16 halves.
+void BM_Bf16x3(benchmark::State& state) {
+  if (!AmxBf16x3Linear::available()) return state.SkipWithError("no AMX-BF16");
+  Problem p(state);
+  AmxBf16x3Linear fc(p.w.data(), p.bias.data(), p.n, p.k, Activation::kNone);
   for (auto _ : state) fc.run(p.x.data(), p.m, p.y.data());
   report(state, p);
 }
@@ -124,6 +153,8 @@ void Shapes(benchmark::internal::Benchmark* b) {
 }
 
 BENCHMARK(BM_Fp32)->Apply(Shapes);
+BENCHMARK(BM_Fp32ColdWeights)->Apply(Shapes);
+BENCHMARK(BM_Bf16x3)->Apply(Shapes);
 BENCHMARK(BM_DynamicInt8PerRow)->Apply(Shapes);
 BENCHMARK(BM_DynamicInt8PerTensor)->Apply(Shapes);
 BENCHMARK(BM_StaticInt8)->Apply(Shapes);

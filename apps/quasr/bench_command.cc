@@ -48,6 +48,7 @@ struct BenchOptions {
   int warmup = 10;
   int threads = 0;
   std::string attention = "auto";
+  std::string fp32_matmul = "auto";
   std::string decoder = "greedy";
   std::string normalize = "none";
   std::string json, report, plot, results;
@@ -154,12 +155,23 @@ std::vector<UtteranceResult> resumed_results(const BenchOptions& options,
 nlohmann::json options_json(const BenchOptions& o, const std::vector<ModelSpec>& specs) {
   nlohmann::json names = nlohmann::json::array();
   for (const ModelSpec& spec : specs) names.push_back(spec.name);
-  return {{"models", o.models},       {"names", names},           {"data", o.data},
-          {"format", o.format},       {"data_root", o.data_root}, {"n", o.n},
-          {"shuffle", o.shuffle},     {"seed", o.seed},           {"shard", o.shard},
-          {"warmup", o.warmup},       {"threads", o.threads},     {"decoder", o.decoder},
-          {"attention", o.attention}, {"normalize", o.normalize}, {"skip_bad", o.skip_bad},
-          {"resume", o.resume}};
+  return {{"models", o.models},
+          {"names", names},
+          {"data", o.data},
+          {"format", o.format},
+          {"data_root", o.data_root},
+          {"n", o.n},
+          {"shuffle", o.shuffle},
+          {"seed", o.seed},
+          {"shard", o.shard},
+          {"warmup", o.warmup},
+          {"threads", o.threads},
+          {"decoder", o.decoder},
+          {"attention", o.attention},
+          {"normalize", o.normalize},
+          {"skip_bad", o.skip_bad},
+          {"resume", o.resume},
+          {"fp32_matmul", o.fp32_matmul}};
 }
 
 int64_t interrupt_hook() {
@@ -217,6 +229,7 @@ int run_bench(const BenchOptions& options) {
   LoopSettings settings;
   settings.warmup = options.warmup;
   settings.attention = model::parse_attention_choice(options.attention, "--attention");
+  settings.fp32_matmul = model::parse_fp32_matmul_choice(options.fp32_matmul, "--fp32-matmul");
   settings.skip_bad = options.skip_bad;
   settings.normalize_basic = options.normalize == "basic";
   settings.interrupt_after = interrupt_hook();
@@ -278,6 +291,9 @@ Action add_bench_command(CLI::App& app) {
   c->add_option("--attention", o->attention,
                 "Attention products: auto (bf16 for quantized models where the CPU has native "
                 "bf16, else fp32) | fp32 | bf16");
+  c->add_option("--fp32-matmul", o->fp32_matmul,
+                "fp32 linears: auto (bf16x3 where the CPU has AMX-BF16, else exact) | exact "
+                "(oneDNN fp32) | bf16x3 (AMX; each operand as two bf16 halves)");
   c->add_option("--decoder", o->decoder, "CTC decoder")->check(CLI::IsMember({"greedy"}));
   c->add_option("--normalize", o->normalize,
                 "Text normalisation of reference and hypothesis before scoring")

@@ -157,6 +157,7 @@ ModelOutcome bench_model(const ModelSpec& spec, const std::vector<BenchItem>& it
   const Clock::time_point load_start = Clock::now();
   model::LoadOptions load;
   load.attention = settings.attention;
+  load.fp32_matmul = settings.fp32_matmul;
   std::unique_ptr<model::AsrModel> model = model::load_model(spec.path, load);
   result.load_s = seconds_since(load_start);
   result.kind = model_kind(*model);

@@ -14,8 +14,8 @@
 #include "bench_progress.h"
 #include "data/utterance.h"
 #include "eval/result_files.h"
-#include "model/asr_model.h"
 #include "eval/run_result.h"
+#include "model/asr_model.h"
 
 namespace quasr::cli {
 
@@ -37,6 +37,7 @@ struct LoopSettings {
   bool normalize_basic = false;  // --normalize basic on the hypothesis
   int64_t interrupt_after = -1;  // test hook: raise SIGINT after this many new results
   model::AttentionChoice attention = model::AttentionChoice::kAuto;
+  model::Fp32MatmulChoice fp32_matmul = model::Fp32MatmulChoice::kAuto;
 };
 
 // The per-utterance JSONL log, opened on the first record so a run that fails

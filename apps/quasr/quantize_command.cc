@@ -119,6 +119,9 @@ int run_quantize(const QuantizeOptions& options) {
   kernels::set_num_threads(options.threads);
   model::LoadOptions load;
   load.keep_source_weights = true;
+  // Calibration sees exact fp32 activations: a quantized model does not
+  // depend on whether the CPU that made it had AMX.
+  load.fp32_matmul = model::Fp32MatmulChoice::kExact;
   std::unique_ptr<model::AsrModel> model = model::load_model(options.model, load);
   quantize::Recipe recipe = build_recipe(options, *model);
   quantize::resolve_recipe(recipe, *model);  // rule errors before reading any audio

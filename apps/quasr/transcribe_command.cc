@@ -23,6 +23,7 @@ struct TranscribeOptions {
   bool batch = false;
   double max_window_seconds = 60.0;
   std::string attention = "auto";
+  std::string fp32_matmul = "auto";
 };
 
 int run_transcribe(const TranscribeOptions& options) {
@@ -41,6 +42,7 @@ int run_transcribe(const TranscribeOptions& options) {
   for (const std::string& file : options.files) wavs.push_back(load_audio(file, 16000));
   model::LoadOptions load;
   load.attention = model::parse_attention_choice(options.attention, "--attention");
+  load.fp32_matmul = model::parse_fp32_matmul_choice(options.fp32_matmul, "--fp32-matmul");
   std::unique_ptr<model::AsrModel> model = model::load_model(options.model, load);
   model::Workspace ws;
   std::vector<Tensor> log_probs;
@@ -76,6 +78,9 @@ Action add_transcribe_command(CLI::App& app) {
   command->add_option("--attention", options->attention,
                       "Attention products: auto (bf16 for quantized models where the CPU has "
                       "native bf16, else fp32) | fp32 | bf16");
+  command->add_option("--fp32-matmul", options->fp32_matmul,
+                      "fp32 linears: auto (bf16x3 where the CPU has AMX-BF16, else exact) | "
+                      "exact (oneDNN fp32) | bf16x3 (AMX; each operand as two bf16 halves)");
   command->add_option("--max-window-seconds", options->max_window_seconds,
                       "Recordings longer than this run in consecutive windows of this length, so "
                       "memory stays bounded (default 60; 0 = never split)");

@@ -7,6 +7,7 @@
 
 #include "core/error.h"
 #include "decode/ctc_greedy.h"
+#include "kernels/amx_bf16x3_linear.h"
 #include "kernels/elementwise.h"
 
 namespace quasr::model {
@@ -123,6 +124,20 @@ AttentionChoice parse_attention_choice(const std::string& text, const std::strin
   if (text == "fp32") return AttentionChoice::kFp32;
   if (text == "bf16") return AttentionChoice::kBf16;
   throw Error(what + ": unknown attention precision '" + text + "' (expected auto, fp32 or bf16)");
+}
+
+Fp32MatmulChoice parse_fp32_matmul_choice(const std::string& text, const std::string& what) {
+  if (text == "auto") return Fp32MatmulChoice::kAuto;
+  if (text == "exact") return Fp32MatmulChoice::kExact;
+  if (text == "bf16x3") return Fp32MatmulChoice::kBf16x3;
+  throw Error(what + ": unknown fp32 matmul '" + text + "' (expected auto, exact or bf16x3)");
+}
+
+Fp32Matmul resolve_fp32_matmul(Fp32MatmulChoice choice) {
+  const bool amx = kernels::AmxBf16x3Linear::available();
+  if (choice == Fp32MatmulChoice::kBf16x3 && !amx)
+    throw Error("fp32 matmul bf16x3 needs AMX-BF16, which this CPU (or QUASR_AMX=0) does not give");
+  return choice != Fp32MatmulChoice::kExact && amx ? Fp32Matmul::kBf16x3 : Fp32Matmul::kExact;
 }
 
 namespace {

@@ -62,14 +62,26 @@ enum class AttentionChoice {
   kBf16,
 };
 
+// How a loaded model multiplies in its fp32 linears (Fp32Matmul).
+enum class Fp32MatmulChoice {
+  kAuto,    // bf16x3 where the CPU has AMX-BF16, else exact
+  kExact,   // oneDNN's fp32 GEMM
+  kBf16x3,  // an error where the CPU lacks AMX-BF16
+};
+
 struct LoadOptions {
   // Leaves keep fp32 weights and the checkpoints stay loaded (for quantize).
   bool keep_source_weights = false;
   AttentionChoice attention = AttentionChoice::kAuto;
+  Fp32MatmulChoice fp32_matmul = Fp32MatmulChoice::kAuto;
 };
 
 // "auto" | "fp32" | "bf16"; throws quasr::Error naming `what` otherwise.
 AttentionChoice parse_attention_choice(const std::string& text, const std::string& what);
+// "auto" | "exact" | "bf16x3"; throws quasr::Error naming `what` otherwise.
+Fp32MatmulChoice parse_fp32_matmul_choice(const std::string& text, const std::string& what);
+// The build setting for a choice on this CPU; throws for bf16x3 without AMX-BF16.
+Fp32Matmul resolve_fp32_matmul(Fp32MatmulChoice choice);
 
 class AsrModel {
  public:

@@ -34,6 +34,7 @@ ModelParts load_hf_folder(const std::string& directory, const LoadOptions& optio
   parts.directory = directory;
   parts.config = read_hf_config(directory);
   parts.build.keep_source_weights = options.keep_source_weights;
+  parts.build.fp32_matmul = resolve_fp32_matmul(options.fp32_matmul);
   StateDict weights = load_hf_weights(dir);
   const std::string prefix = parts.config.model_type + ".";
   if (!weights.contains(prefix + "feature_extractor.conv_layers.0.conv.weight"))

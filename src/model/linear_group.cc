@@ -113,8 +113,8 @@ LinearGroup::LinearGroup(const BuildContext& ctx, const std::vector<LinearSpec>&
     return;
   }
   std::vector<float> weight = concatenated(sources, &LinearSource::weight);
-  fused->backend =
-      make_f32_linear(weight.data(), bias.data(), total_out_, in, kernels::Activation::kNone);
+  fused->backend = make_f32_linear(weight.data(), bias.data(), total_out_, in,
+                                   kernels::Activation::kNone, ctx.fp32_matmul());
   install_slices();
   if (ctx.keep_source_weights()) {
     for (size_t i = 0; i < members.size(); ++i)

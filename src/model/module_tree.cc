@@ -5,6 +5,7 @@
 #include <mutex>
 
 #include "core/error.h"
+#include "kernels/amx_bf16x3_linear.h"
 #include "kernels/elementwise.h"
 #include "kernels/grouped_conv1d_f32.h"
 #include "kernels/single_channel_conv1d.h"
@@ -102,6 +103,20 @@ class F32Linear : public LinearBackend {
   kernels::PackedMatmulF32 kernel_;
 };
 
+class Bf16x3Linear : public LinearBackend {
+ public:
+  Bf16x3Linear(const float* weight, const float* bias, int64_t out, int64_t in,
+               kernels::Activation activation)
+      : kernel_(weight, bias, out, in, activation) {}
+  void run(const float* x, int64_t rows, float* y) const override { kernel_.run(x, rows, y); }
+  void run(const float* x, int64_t rows, float* y, int64_t y_stride, int64_t) const override {
+    kernel_.run(x, rows, kernel_.in_features(), y, y_stride);
+  }
+
+ private:
+  kernels::AmxBf16x3Linear kernel_;
+};
+
 // Kernel: PackedConv1dF32 (oneDNN) or GroupedConv1dF32 (the project's AVX-512
 // kernel for grouped convs such as the positional conv, which oneDNN's grouped
 // f32 conv runs 5-35 % slower); both take (shape, weight, bias, activation).
@@ -139,7 +154,11 @@ class F32SingleChannelConv : public Conv1dBackend {
 }  // namespace
 
 std::unique_ptr<LinearBackend> make_f32_linear(const float* weight, const float* bias, int64_t out,
-                                               int64_t in, kernels::Activation activation) {
+                                               int64_t in, kernels::Activation activation,
+                                               Fp32Matmul how) {
+  if (how == Fp32Matmul::kBf16x3 && kernels::AmxBf16x3Linear::available() &&
+      kernels::AmxBf16x3Linear::supports(out, in))
+    return std::make_unique<Bf16x3Linear>(weight, bias, out, in, activation);
   return std::make_unique<F32Linear>(weight, bias, out, in, activation);
 }
 
@@ -200,7 +219,7 @@ void Linear::install_backend(const BuildContext& ctx, LinearSource source) {
   }
   leaf_->set_backend(
       make_f32_linear(source.weight.data(), source.bias.empty() ? nullptr : source.bias.data(),
-                      leaf_->out_features(), leaf_->in_features(), activation),
+                      leaf_->out_features(), leaf_->in_features(), activation, ctx.fp32_matmul()),
       "fp32");
   if (ctx.keep_source_weights())
     leaf_->set_source(std::move(source.weight), std::move(source.bias));

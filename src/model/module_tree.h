@@ -51,12 +51,18 @@ struct LeafQuantSpec {
 
 class Leaf;
 
+// How fp32 Linear leaves multiply: oneDNN's fp32 GEMM, or bf16x3 on AMX
+// (kernels/amx_bf16x3_linear.h: 16 of fp32's 24 mantissa bits per operand,
+// several times faster). LoadOptions::fp32_matmul picks one.
+enum class Fp32Matmul { kExact, kBf16x3 };
+
 // What a model build collects: the module tree users see, the quantizable
 // leaves, and (for quantize) whether leaves keep their fp32 source weights.
 struct ModelBuild {
   std::vector<ModuleInfo> modules;
   std::vector<Leaf*> leaves;
   bool keep_source_weights = false;
+  Fp32Matmul fp32_matmul = Fp32Matmul::kExact;
   // Leaves stored quantized in a quasr model folder, by module name.
   std::map<std::string, LeafQuantSpec> quantized;
   // Backends of quantized leaves, built (weights packed) after the whole
@@ -87,6 +93,7 @@ class BuildContext {
               const std::string& scheme = "fp32") const;
   void register_leaf(Leaf* leaf) const;
   bool keep_source_weights() const { return build_ && build_->keep_source_weights; }
+  Fp32Matmul fp32_matmul() const { return build_ ? build_->fp32_matmul : Fp32Matmul::kExact; }
   const LeafQuantSpec* quantized(const std::string& path) const;
   // Queues work for ModelBuild::run_deferred (runs it now without a build).
   void defer(std::function<void()> work) const;
@@ -282,10 +289,12 @@ class Conv1d {
   std::unique_ptr<Conv1dLeaf> leaf_;
 };
 
-// Backends for the fp32 path (pre-packed oneDNN). Quantized backends live in
+// Backends for the fp32 path (pre-packed oneDNN; linears on AMX bf16x3 where
+// `how` says so and the shape allows). Quantized backends live in
 // model/quantized_backends.h.
 std::unique_ptr<LinearBackend> make_f32_linear(const float* weight, const float* bias, int64_t out,
-                                               int64_t in, kernels::Activation activation);
+                                               int64_t in, kernels::Activation activation,
+                                               Fp32Matmul how = Fp32Matmul::kExact);
 std::unique_ptr<Conv1dBackend> make_f32_conv(const kernels::Conv1dShape& shape, const float* weight,
                                              const float* bias, kernels::Activation activation);
 

@@ -179,6 +179,7 @@ ModelParts load_quasr_folder(const std::string& directory, const LoadOptions& op
     parts.format = speechbrain ? CheckpointFormat::kSpeechBrain : CheckpointFormat::kHuggingFace;
     parts.config = parse_hf_config(config.at("architecture"), source);
     parts.build.keep_source_weights = options.keep_source_weights;
+    parts.build.fp32_matmul = resolve_fp32_matmul(options.fp32_matmul);
     const json modules = config["quantization"].value("modules", json::object());
     for (const auto& [name, entry] : modules.items())
       parts.build.quantized[name] = spec_from_json(entry, source);

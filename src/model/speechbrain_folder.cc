@@ -156,6 +156,7 @@ ModelParts load_speechbrain_folder(const std::string& directory, const LoadOptio
   parts.directory = directory;
   parts.config = resolve_architecture(dir, lobe, hparams);
   parts.build.keep_source_weights = options.keep_source_weights;
+  parts.build.fp32_matmul = resolve_fp32_matmul(options.fp32_matmul);
   StateDict encoder_weights = load_torch_checkpoint(required_file(dir, "wav2vec2.ckpt").string());
   // SpeechBrain-pretrained sources keep HF's "wav2vec2." inside the lobe's "model.".
   std::string key_prefix = "model.";

@@ -55,8 +55,8 @@ TEST(CliReference, LogitsEqualReference) {
   const Case c = sb_local_cases().at(0);
   TempDir dir;
   const std::string logits = dir / "utt0.npy";
-  const CommandResult outcome =
-      run_quasr({"transcribe", "--model", fixture("models/sb_local"), "--logits", logits, c.wav});
+  const CommandResult outcome = run_quasr({"transcribe", "--model", fixture("models/sb_local"),
+                                           "--fp32-matmul", "exact", "--logits", logits, c.wav});
   ASSERT_EQ(outcome.status, 0) << outcome.err;
   EXPECT_EQ(outcome.out, c.wav + "\t" + c.text + "\n");
   EXPECT_EQ(list_dir(dir.path()), std::vector<std::string>{"utt0.npy"});  // no temp file left

@@ -19,6 +19,7 @@
 #include <cstdint>
 
 #include "core/function_ref.h"
+#include "kernels/amx_panels.h"
 #include "kernels/weight_memory.h"
 
 namespace quasr::kernels::int8_detail {
@@ -28,23 +29,13 @@ namespace quasr::kernels::int8_detail {
 // a multiple of kAmxBlock); in the last block columns from out_features() on
 // are padding (zero weights). A block's valid rows may arrive in several
 // pieces; every (row, column block) arrives once.
-using AccumulatorSink =
-    FunctionRef<void(const int32_t* acc, int64_t row0, int64_t rows, int64_t col0)>;
-using RowIndexSink = FunctionRef<void(int64_t row)>;
+using AccumulatorSink = amx_panels::BlockSink<int32_t>;
+using amx_panels::RowIndexSink;
 
-constexpr int64_t kAmxBlock = 32;  // rows and columns of one accumulator block
-// Rows each thread needs before the threads split the rows rather than the
-// panels: with fewer, every weight would cross into each thread's cache for
-// too little work (it is reused by that thread's rows only).
-constexpr int64_t kRowsPerThreadForRowSplit = 64;
-
-// Rows [first, first + count).
-struct RowRange {
-  int64_t first = 0, count = 0;
-};
-// Thread `thread`'s share of m rows among `threads`: whole 16-row groups (the
-// AMX row tile), as evenly as they go; the last share ends at m.
-RowRange thread_rows(int64_t m, int64_t thread, int64_t threads);
+constexpr int64_t kAmxBlock = amx_panels::kBlock;  // rows and columns of one accumulator block
+using amx_panels::kRowsPerThreadForRowSplit;
+using amx_panels::RowRange;
+using amx_panels::thread_rows;
 
 class AmxInt8Matmul {
  public:
@@ -81,6 +72,7 @@ class AmxInt8Matmul {
                                       AccumulatorSink block_done) const;
 
  private:
+  amx_panels::Panels panels() const;
   int64_t n_;
   int64_t k_;
   int64_t panels_;  // n rounded up to whole panels

@@ -48,10 +48,13 @@
 
 namespace quasr::kernels {
 
+namespace amx_panels {
+struct RowRange;
+}  // namespace amx_panels
 namespace int8_detail {
 class PackedInt8Matmul;
 class AmxInt8Matmul;
-struct RowRange;
+using amx_panels::RowRange;
 }  // namespace int8_detail
 
 enum class ActivationGranularity {

@@ -1,0 +1,165 @@
+#include "kernels/amx_bf16x3_linear.h"
+
+#include <cstring>
+
+#include "kernels/amx_panel_loop.h"
+#include "kernels/vector_math_avx512.h"
+
+namespace quasr::kernels {
+
+namespace {
+
+using amx_panels::kBlock;
+using amx_panels::kTileBytes;
+using amx_panels::kTileRows;
+using amx_panels::kTileSize;
+
+// Per 32 values of k: the block's row tiles (rows 0-15 and 16-31) in hi and
+// lo halves meet the panel's hi and lo B tiles in twelve TDPBF16PS (four per
+// product). Ten tile loads: the panel's hi tiles are loaded again for lo·hi
+// (from L1) rather than keeping them, as 4 accumulators + 4 operands fill
+// all 8 tiles.
+struct Bf16x3 {
+  using Input = float;
+  using Acc = float;
+  static constexpr int64_t kValuesPerStep = 32;
+  static constexpr int64_t kPanelStep = 4 * kTileSize;  // hi cols 0-15, 16-31, lo cols 0-15, 16-31
+  static constexpr int64_t kRowTilesPerStep = 2;        // hi, lo
+
+  QUASR_AMX_TARGET static void step(const uint8_t* a0, const uint8_t* a1,
+                                    const amx_panels::RowTiles& rows, const int8_t* b) {
+    _tile_stream_loadd(0, a0, rows.stride);
+    _tile_loadd(2, b, kTileBytes);
+    _tile_stream_loadd(1, a1, rows.stride);
+    _tile_loadd(3, b + kTileSize, kTileBytes);
+    _tile_dpbf16ps(4, 0, 2);
+    _tile_dpbf16ps(5, 0, 3);
+    _tile_dpbf16ps(6, 1, 2);
+    _tile_dpbf16ps(7, 1, 3);
+    _tile_loadd(2, b + 2 * kTileSize, kTileBytes);
+    _tile_loadd(3, b + 3 * kTileSize, kTileBytes);
+    _tile_dpbf16ps(4, 0, 2);
+    _tile_dpbf16ps(5, 0, 3);
+    _tile_dpbf16ps(6, 1, 2);
+    _tile_dpbf16ps(7, 1, 3);
+    _tile_stream_loadd(0, a0 + rows.second_bytes, rows.stride);
+    _tile_loadd(2, b, kTileBytes);
+    _tile_stream_loadd(1, a1 + rows.second_bytes, rows.stride);
+    _tile_loadd(3, b + kTileSize, kTileBytes);
+    _tile_dpbf16ps(4, 0, 2);
+    _tile_dpbf16ps(5, 0, 3);
+    _tile_dpbf16ps(6, 1, 2);
+    _tile_dpbf16ps(7, 1, 3);
+  }
+
+  // Rows 16g..16g+15 of x as, per 32 values of k, a tile of their hi halves
+  // then a tile of their lo halves (16 x 32 bf16 each); rows past m are zero.
+  static void pack_row_group(const float* x, int64_t m, int64_t x_stride, int64_t steps, int64_t g,
+                             uint8_t* packed);
+};
+
+// hi = v rounded to bf16 (nearest even), lo = (v - hi) rounded to bf16.
+__attribute__((target("avx512f,avx512bw,avx512bf16"))) inline void split_bf16(__m512 v,
+                                                                              uint16_t* hi,
+                                                                              uint16_t* lo) {
+  const __m256i h = reinterpret_cast<__m256i>(_mm512_cvtneps_pbh(v));
+  const __m512 h_as_float = _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
+  const __m256i l = reinterpret_cast<__m256i>(_mm512_cvtneps_pbh(_mm512_sub_ps(v, h_as_float)));
+  _mm256_storeu_si256(reinterpret_cast<__m256i*>(hi), h);
+  _mm256_storeu_si256(reinterpret_cast<__m256i*>(lo), l);
+}
+
+// The halves of n values (n a multiple of 16).
+__attribute__((target("avx512f,avx512bw,avx512bf16"))) void split_bf16_n(const float* v, int64_t n,
+                                                                         uint16_t* hi,
+                                                                         uint16_t* lo) {
+  for (int64_t i = 0; i < n; i += 16) split_bf16(_mm512_loadu_ps(v + i), hi + i, lo + i);
+}
+
+__attribute__((target("avx512f,avx512bw,avx512bf16"))) void Bf16x3::pack_row_group(
+    const float* x, int64_t m, int64_t x_stride, int64_t steps, int64_t g, uint8_t* packed) {
+  uint8_t* group = packed + g * steps * kRowTilesPerStep * kTileSize;
+  for (int64_t r = 0; r < kTileRows; ++r) {
+    const int64_t row = g * kTileRows + r;
+    uint8_t* dst = group + r * kTileBytes;
+    if (row >= m) {
+      for (int64_t s = 0; s < steps; ++s) {
+        std::memset(dst + s * 2 * kTileSize, 0, kTileBytes);
+        std::memset(dst + s * 2 * kTileSize + kTileSize, 0, kTileBytes);
+      }
+      continue;
+    }
+    const float* src = x + row * x_stride;
+    for (int64_t s = 0; s < steps; ++s) {
+      auto* hi = reinterpret_cast<uint16_t*>(dst + s * 2 * kTileSize);
+      auto* lo = reinterpret_cast<uint16_t*>(dst + s * 2 * kTileSize + kTileSize);
+      split_bf16(_mm512_loadu_ps(src + s * 32), hi, lo);
+      split_bf16(_mm512_loadu_ps(src + s * 32 + 16), hi + 16, lo + 16);
+    }
+  }
+}
+
+int8_t* weight_data(const WeightMemory& memory) {
+  return static_cast<int8_t*>(memory.get().get_data_handle());
+}
+
+// y rows [row0, row0 + rows), columns [col0, col0 + 32) ∩ [0, n):
+// act(acc + bias).
+__attribute__((target("avx512f,fma"))) void store_block(const float* acc, int64_t row0,
+                                                        int64_t rows, int64_t col0, int64_t n,
+                                                        const float* bias, bool gelu, float* y,
+                                                        int64_t y_stride) {
+  for (int64_t half = 0; half < 2; ++half) {
+    const int64_t c = col0 + 16 * half;
+    if (c >= n) break;
+    const __mmask16 mask = n - c >= 16 ? 0xffff : static_cast<__mmask16>((1u << (n - c)) - 1);
+    const __m512 b = _mm512_loadu_ps(bias + c);
+    for (int64_t r = 0; r < rows; ++r) {
+      __m512 v = _mm512_add_ps(_mm512_load_ps(acc + r * kBlock + 16 * half), b);
+      if (gelu) v = avx512::gelu(v);
+      _mm512_mask_storeu_ps(y + (row0 + r) * y_stride + c, mask, v);
+    }
+  }
+}
+
+}  // namespace
+
+bool AmxBf16x3Linear::available() {
+  static const bool usable = amx::usable(amx::Products::kBf16);
+  return usable;
+}
+
+AmxBf16x3Linear::AmxBf16x3Linear(const float* weight_nk, const float* bias, int64_t n, int64_t k,
+                                 Activation activation)
+    : n_(n),
+      k_(k),
+      panels_(amx_panels::round_up_to_block(n) / kBlock),
+      activation_(activation),
+      bias_(static_cast<size_t>(panels_ * kBlock), 0.0f),
+      weights_(dnnl::memory::desc({panels_ * kBlock * k * 4}, dnnl::memory::data_type::s8,
+                                  dnnl::memory::format_tag::a)) {
+  if (bias) std::memcpy(bias_.data(), bias, sizeof(float) * n);
+  std::vector<uint16_t> hi(static_cast<size_t>(n * k)), lo(hi.size());
+  split_bf16_n(weight_nk, n * k, hi.data(), lo.data());
+  // Per panel and step of 32 values: the hi tiles, then the lo tiles.
+  const int64_t panel_bytes = k / Bf16x3::kValuesPerStep * Bf16x3::kPanelStep;
+  int8_t* out = weight_data(weights_);
+  amx_panels::pack_weight_panels(reinterpret_cast<const int8_t*>(hi.data()), n, 2 * k, panels_,
+                                 panel_bytes, Bf16x3::kPanelStep, out);
+  amx_panels::pack_weight_panels(reinterpret_cast<const int8_t*>(lo.data()), n, 2 * k, panels_,
+                                 panel_bytes, Bf16x3::kPanelStep, out + 2 * kTileSize);
+}
+
+void AmxBf16x3Linear::run(const float* x, int64_t m, int64_t x_row_stride, float* y,
+                          int64_t y_row_stride) const {
+  const bool gelu = activation_ == Activation::kGelu;
+  const float* bias = bias_.data();
+  const int64_t n = n_;
+  auto block_done = [&](const float* acc, int64_t row0, int64_t rows, int64_t col0) {
+    store_block(acc, row0, rows, col0, n, bias, gelu, y, y_row_stride);
+  };
+  const amx_panels::Panels panels{weight_data(weights_), panels_, k_ / Bf16x3::kValuesPerStep};
+  amx_panels::run_all_rows<Bf16x3>(panels, x, m, x_row_stride, block_done, {});
+}
+
+}  // namespace quasr::kernels
