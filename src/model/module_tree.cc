@@ -132,6 +132,40 @@ class F32Conv : public Conv1dBackend {
   Kernel kernel_;
 };
 
+// A conv with one group and no padding is a matmul over overlapping rows of
+// the time-major input: output frame t reads the kernel * c_in values from
+// frame stride * t on, one contiguous run. Its weights go kernel-tap-major
+// ([c_out, kernel, c_in]) to match.
+class Bf16x3Conv : public Conv1dBackend {
+ public:
+  static bool supports(const kernels::Conv1dShape& shape) {
+    return shape.groups == 1 && shape.padding == 0 && kernels::AmxBf16x3Linear::available() &&
+           kernels::AmxBf16x3Linear::supports(shape.out_channels, shape.kernel * shape.in_channels);
+  }
+  Bf16x3Conv(const kernels::Conv1dShape& shape, const float* weight, const float* bias,
+             kernels::Activation activation)
+      : shape_(shape),
+        kernel_(tap_major(shape, weight).data(), bias, shape.out_channels,
+                shape.kernel * shape.in_channels, activation) {}
+  void run(const float* x, int64_t t_in, float* y) const override {
+    kernel_.run(x, shape_.output_length(t_in), shape_.stride * shape_.in_channels, y,
+                shape_.out_channels);
+  }
+
+ private:
+  static std::vector<float> tap_major(const kernels::Conv1dShape& shape, const float* weight) {
+    const int64_t c_in = shape.in_channels, taps = shape.kernel;
+    std::vector<float> out(static_cast<size_t>(shape.out_channels * taps * c_in));
+    for (int64_t o = 0; o < shape.out_channels; ++o)
+      for (int64_t c = 0; c < c_in; ++c)
+        for (int64_t j = 0; j < taps; ++j)
+          out[(o * taps + j) * c_in + c] = weight[(o * c_in + c) * taps + j];
+    return out;
+  }
+  kernels::Conv1dShape shape_;
+  kernels::AmxBf16x3Linear kernel_;
+};
+
 // The waveform conv (one input channel) runs on a direct kernel; oneDNN's
 // conv kernels are slow at depth 10.
 class F32SingleChannelConv : public Conv1dBackend {
@@ -163,9 +197,12 @@ std::unique_ptr<LinearBackend> make_f32_linear(const float* weight, const float*
 }
 
 std::unique_ptr<Conv1dBackend> make_f32_conv(const kernels::Conv1dShape& shape, const float* weight,
-                                             const float* bias, kernels::Activation activation) {
+                                             const float* bias, kernels::Activation activation,
+                                             Fp32Matmul how) {
   if (shape.in_channels == 1 && shape.groups == 1 && shape.padding == 0)
     return std::make_unique<F32SingleChannelConv>(shape, weight, bias, activation);
+  if (how == Fp32Matmul::kBf16x3 && Bf16x3Conv::supports(shape))
+    return std::make_unique<Bf16x3Conv>(shape, weight, bias, activation);
   if (shape.groups > 1 && kernels::GroupedConv1dF32::supports(shape))
     return std::make_unique<F32Conv<kernels::GroupedConv1dF32>>(shape, weight, bias, activation);
   return std::make_unique<F32Conv<kernels::PackedConv1dF32>>(shape, weight, bias, activation);
@@ -248,7 +285,8 @@ Conv1d::Conv1d(const BuildContext& ctx, const std::string& path, const kernels::
         });
     params[0].dtype = "I8";
   } else {
-    leaf_->set_backend(make_f32_conv(shape, weight.data(), bias_data, activation), "fp32");
+    leaf_->set_backend(
+        make_f32_conv(shape, weight.data(), bias_data, activation, ctx.fp32_matmul()), "fp32");
     if (ctx.keep_source_weights()) leaf_->set_source(std::move(weight), std::move(bias));
   }
   ctx.register_leaf(leaf_.get());

@@ -289,14 +289,15 @@ class Conv1d {
   std::unique_ptr<Conv1dLeaf> leaf_;
 };
 
-// Backends for the fp32 path (pre-packed oneDNN; linears on AMX bf16x3 where
-// `how` says so and the shape allows). Quantized backends live in
-// model/quantized_backends.h.
+// Backends for the fp32 path (pre-packed oneDNN; linears and ungrouped
+// unpadded convs on AMX bf16x3 where `how` says so and the shape allows). Quantized backends live
+// in model/quantized_backends.h.
 std::unique_ptr<LinearBackend> make_f32_linear(const float* weight, const float* bias, int64_t out,
                                                int64_t in, kernels::Activation activation,
                                                Fp32Matmul how = Fp32Matmul::kExact);
 std::unique_ptr<Conv1dBackend> make_f32_conv(const kernels::Conv1dShape& shape, const float* weight,
-                                             const float* bias, kernels::Activation activation);
+                                             const float* bias, kernels::Activation activation,
+                                             Fp32Matmul how = Fp32Matmul::kExact);
 
 // nn.LayerNorm over the last axis.
 class LayerNorm {

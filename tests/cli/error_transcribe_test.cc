@@ -122,6 +122,13 @@ TEST_F(TranscribeErrors, UnknownAttentionPrecision) {
   expect_no_output();
 }
 
+TEST_F(TranscribeErrors, UnknownFp32Matmul) {
+  CommandResult r = run_quasr(
+      {"transcribe", "--model", model_, "--fp32-matmul", "tf32", "--logits", logits_, utt0_});
+  expect_error(r, 1, {"--fp32-matmul", "unknown fp32 matmul 'tf32'", "auto, exact or bf16x3"});
+  expect_no_output();
+}
+
 TEST_F(TranscribeErrors, Bf16AttentionOnAnFp32ModelStillTranscribes) {
   // Asked for explicitly, bf16 attention runs on an fp32 model too. The random fixture model's
   // ~600-character transcript has near-ties that bf16 rounding may flip (one did when the

@@ -1,7 +1,7 @@
 // fp32 parity with the PyTorch reference (tools/make_model_fixtures.py) on
 // every committed fixture variant: log-probs within 1e-4 and identical greedy
 // transcripts, unbatched and batched with each format's own semantics; with
-// the linears on bf16x3 (where the CPU has AMX-BF16), within 4e-4.
+// the linears and convs on bf16x3 (where the CPU has AMX-BF16), within 8e-4.
 #include <cmath>
 #include <fstream>
 #include <memory>
@@ -31,10 +31,11 @@ constexpr double kMaxLogProbError = 1e-4;
 // by hand), so fp32 vs fp32 gets twice that.
 constexpr double kMaxPaddedBatchLogProbError = 2e-4;
 // bf16x3 keeps 16 of each operand's 24 mantissa bits (~2^-17 per product
-// where fp32 rounds at 2^-24): on these fixtures 1.9e-4 to 3.3e-4 from
-// PyTorch, ~4x PyTorch's own fp32-vs-fp64 difference; the compare models of
-// bench/compare (wav2vec2-base/large shapes) see 3e-5 to 5e-5.
-constexpr double kBf16x3ErrorScale = 4.0;
+// where fp32 rounds at 2^-24): with the linears and the extractor's convs on
+// it, these fixtures are 1.4e-4 to 5.7e-4 from PyTorch (~2-7x PyTorch's own
+// fp32-vs-fp64 difference); the compare models of bench/compare
+// (wav2vec2-base/large shapes, LJSpeech) see 4e-5 to 7e-5.
+constexpr double kBf16x3ErrorScale = 8.0;
 
 std::string fixture(const std::string& relative) {
   return std::string(QUASR_FIXTURE_DIR) + "/" + relative;
