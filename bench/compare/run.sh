@@ -7,7 +7,7 @@
 #
 # Environment: THREADS (2), MODELS ("base large"), SCRATCH (/work/scratch/compare),
 # QUASR (path of a quasr binary; default: build one from this checkout into $SCRATCH/build),
-# TORCH_MODES (fp32,dynamic,tutorial), QUASR_MODES (fp32,tutorial,int8-all), DATA (LJSpeech part),
+# TORCH_MODES (fp32,dynamic,tutorial), QUASR_MODES (fp32,fp32-exact,tutorial,int8-all), DATA (LJSpeech part),
 # TORCH_BLAS (openblas: run PyTorch on OpenBLAS when installed; system: leave libblas alone),
 # OMP_WAIT_POLICY (passive; both engines), ORT_MODES (fp32,int8; int8-pc also known; empty: no
 # ONNX Runtime rows), ORT_PREFIX (npm prefix holding onnxruntime-node; $SCRATCH/ort).
@@ -20,7 +20,7 @@ MODELS="${MODELS:-base large}"
 SCRATCH="${SCRATCH:-/work/scratch/compare}"
 DATA="${DATA:-/work/shared/data/ljspeech-part}"
 TORCH_MODES="${TORCH_MODES:-fp32,dynamic,tutorial}"
-QUASR_MODES="${QUASR_MODES:-fp32,tutorial,int8-all}"
+QUASR_MODES="${QUASR_MODES:-fp32,fp32-exact,tutorial,int8-all}"
 ORT_MODES="${ORT_MODES-fp32,int8}"  # set but empty: no ONNX Runtime rows
 ORT_PREFIX="${ORT_PREFIX:-$SCRATCH/ort}"
 case "$(realpath -m "$SCRATCH")/" in
@@ -113,14 +113,19 @@ for m in $MODELS; do
   "${TORCH_ENV[@]}" "$PY" "$REPO/tools/compare/torch_rtf.py" --model "$SCRATCH/models/$m" \
     --clips "$SCRATCH/clips/clips.tsv" --modes "$TORCH_MODES" --threads "$THREADS" \
     --json "$OUT/torch-$m.json"
+  # The ONNX models (and PyTorch's reference log-probs, ref.json, which the quasr rows are
+  # checked against too) first. The ORT rows are optional: a failure leaves them out.
+  spec=""
+  if [[ -z "$ORT_WHY" ]] && ! spec="$(ort_models "$m")"; then spec=""; fi
+  ref=()
+  [[ -f "$SCRATCH/onnx/$m/ref.json" ]] && ref=(--ref "$SCRATCH/onnx/$m/ref.json")
   "$PY" "$REPO/tools/compare/quasr_rtf.py" --quasr "$QUASR" --model "$SCRATCH/models/$m" \
     --clips "$SCRATCH/clips/clips.tsv" --tiny "$SCRATCH/clips/tiny.wav" \
-    --work "$OUT/quasr-$m" --modes "$QUASR_MODES" --threads "$THREADS" \
+    --work "$OUT/quasr-$m" --modes "$QUASR_MODES" --threads "$THREADS" "${ref[@]}" \
     --json "$OUT/quasr-$m.json"
   results+=("$OUT/torch-$m.json" "$OUT/quasr-$m.json")
   if [[ -z "$ORT_WHY" ]]; then
-    # The ORT rows are optional: a failure here leaves them out and the table still comes.
-    if ! spec="$(ort_models "$m")" || [[ -z "$spec" ]]; then
+    if [[ -z "$spec" ]]; then
       echo "run.sh: ONNX Runtime rows for $m skipped: no ONNX model could be made" >&2
     elif node "$REPO/tools/compare/ort_rtf.js" --ort "$ORT_PREFIX" --model "$SCRATCH/models/$m" \
         --clips "$SCRATCH/clips/clips.tsv" --modes "$spec" --threads "$THREADS" \

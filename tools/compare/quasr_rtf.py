@@ -3,9 +3,11 @@
 
     /usr/bin/python3 tools/compare/quasr_rtf.py --quasr BIN --model DIR --clips MANIFEST.tsv
         --tiny TINY.wav --work WORKDIR [--modes fp32,tutorial,int8-all] [--threads 2]
-        [--json OUT.json]
+        [--ref REF.json] [--json OUT.json]
 
-Modes: fp32 runs DIR as is. tutorial / int8-all first run `quasr quantize --preset <mode>` into
+Modes: fp32 runs DIR as is (quasr's default fp32 matmul: bf16x3 on AMX where the CPU has
+AMX-BF16); fp32-exact runs it with --fp32-matmul exact (oneDNN's fp32 GEMMs; "skipped" where the
+binary has no such option). tutorial / int8-all first run `quasr quantize --preset <mode>` into
 WORKDIR/<mode> (calibration: the clips, 10 utterances) when the binary has that subcommand;
 without it they are reported as "skipped".
 
@@ -19,6 +21,10 @@ Timing, per mode:
     and greedy decoding, so it slightly over-states the encoder time. Peak RSS = max ru_maxrss of
     the child processes (os.wait4).
 RTF = encoder time / audio duration; median over clips, plus total encoder time / total audio.
+
+--ref (export_onnx.py's PyTorch fp32 log-probs of one clip): each mode also writes that clip's
+log-probs (`quasr transcribe --logits`) and records max / mean |delta log-prob| and the argmax
+agreement against PyTorch, as ort_rtf.js does for the ONNX Runtime rows.
 """
 
 import argparse
@@ -102,10 +108,10 @@ def quantize(quasr, help_text, model, out, mode, clips_tsv, threads):
     return time.perf_counter() - t, " ".join(cmd)
 
 
-def time_with_bench(quasr, model, clips_tsv, threads, work, mode):
+def time_with_bench(quasr, model, clips_tsv, threads, work, mode, extra):
     jpath = os.path.join(work, "bench-%s.json" % mode)
     cmd = [quasr, "bench", "--model", model, "--data", clips_tsv, "--warmup", "1", "--threads",
-           str(threads), "--json", jpath, "--quiet"]
+           str(threads), "--json", jpath, "--quiet"] + extra
     rc, wall, rss, out, err = run_measured(cmd)
     if rc != 0:
         raise RuntimeError("%s: exit %d: %s" % (" ".join(cmd), rc, err.strip()[-300:]))
@@ -120,8 +126,30 @@ def time_with_bench(quasr, model, clips_tsv, threads, work, mode):
             "load_s": m["load_s"], "peak_rss_bytes": peak, "model_bytes": m["file_bytes"]}
 
 
-def time_with_transcribe(quasr, model, clips, tiny, threads):
-    base = [quasr, "transcribe", "--threads", str(threads), "--model", model]
+def compare_with_ref(quasr, model, threads, extra, ref_json, work, mode):
+    """max / mean |delta log-prob| and argmax agreement of quasr's log-probs of the reference
+    clip against PyTorch fp32's (raw float32 [frames, vocab] beside ref_json)."""
+    import numpy as np
+    with open(ref_json, encoding="utf-8") as f:
+        ref = json.load(f)
+    want = np.fromfile(os.path.join(os.path.dirname(ref_json), ref["data"]), dtype="<f4")
+    want = want.reshape(ref["frames"], ref["vocab"]).astype(np.float64)
+    npy = os.path.join(work, "ref-logits-%s.npy" % mode)
+    cmd = [quasr, "transcribe", "--threads", str(threads), "--model", model, "--logits", npy]
+    rc, _, _, err = run_child(cmd + extra + [ref["clip"]])
+    if rc != 0:
+        raise RuntimeError("%s: exit %d: %s" % (" ".join(cmd), rc, err.strip()[-300:]))
+    got = np.load(npy).astype(np.float64)
+    if got.shape != want.shape:
+        raise RuntimeError("log-probs %s vs reference %s" % (got.shape, want.shape))
+    delta = np.abs(got - want)
+    return {"ref_clip": ref["clip"], "max_abs_dlogprob": float(delta.max()),
+            "mean_abs_dlogprob": float(delta.mean()),
+            "argmax_agree": float((got.argmax(1) == want.argmax(1)).mean())}
+
+
+def time_with_transcribe(quasr, model, clips, tiny, threads, extra):
+    base = [quasr, "transcribe", "--threads", str(threads), "--model", model] + extra
     peak = 0
     loads = []
     for _ in range(3):
@@ -157,10 +185,11 @@ def main():
     ap.add_argument("--work", required=True)
     ap.add_argument("--modes", default="fp32,tutorial,int8-all")
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--ref", help="PyTorch fp32 log-probs of one clip (export_onnx.py ref.json)")
     ap.add_argument("--json")
     args = ap.parse_args()
     os.makedirs(args.work, exist_ok=True)
-    has_bench, _ = has_subcommand(args.quasr, "bench")
+    has_bench, bench_help = has_subcommand(args.quasr, "bench")
     has_quant, quant_help = has_subcommand(args.quasr, "quantize")
     clips = read_manifest(args.clips)
     result = {"engine": "quasr", "quasr": os.path.abspath(args.quasr), "threads": args.threads,
@@ -169,8 +198,13 @@ def main():
     for mode in args.modes.split(","):
         res = {"mode": mode, "status": "ok", "error": None}
         model = args.model
+        extra = ["--fp32-matmul", "exact"] if mode == "fp32-exact" else []
         try:
-            if mode != "fp32":
+            if mode == "fp32-exact" and "--fp32-matmul" not in bench_help:
+                res.update(status="skipped", error="quasr has no --fp32-matmul option")
+                result["modes"].append(res)
+                continue
+            if mode not in ("fp32", "fp32-exact"):
                 if not has_quant:
                     res.update(status="skipped", error="quasr quantize not available")
                     result["modes"].append(res)
@@ -180,10 +214,16 @@ def main():
                     args.quasr, quant_help, args.model, model, mode, args.clips, args.threads)
             if has_bench:
                 res.update(time_with_bench(args.quasr, model, args.clips, args.threads,
-                                           args.work, mode))
+                                           args.work, mode, extra))
             else:
                 res.update(time_with_transcribe(args.quasr, model, clips, args.tiny,
-                                                args.threads))
+                                                args.threads, extra))
+            if args.ref:
+                try:  # the timing stands without it
+                    res.update(compare_with_ref(args.quasr, model, args.threads, extra, args.ref,
+                                                args.work, mode))
+                except Exception as e:
+                    res["ref_error"] = "%s: %s" % (type(e).__name__, e)
             res["audio_s"] = sum(c["audio_s"] for c in res["clips"])
             res["encoder_s"] = sum(c["encoder_s"] for c in res["clips"])
             res["median_rtf"] = statistics.median(c["rtf"] for c in res["clips"])

@@ -19,8 +19,8 @@ import json
 import os
 import sys
 
-PARTNER = {"fp32": "fp32", "tutorial": "tutorial", "int8-all": "dynamic"}
-ORT_PARTNER = {"fp32": "fp32", "int8-all": "int8", "dynamic": "int8"}
+PARTNER = {"fp32": "fp32", "fp32-exact": "fp32", "tutorial": "tutorial", "int8-all": "dynamic"}
+ORT_PARTNER = {"fp32": "fp32", "fp32-exact": "fp32", "int8-all": "int8", "dynamic": "int8"}
 MiB = 1024.0 * 1024.0
 
 
