@@ -155,6 +155,12 @@ void Shapes(benchmark::internal::Benchmark* b) {
 BENCHMARK(BM_Fp32)->Apply(Shapes);
 BENCHMARK(BM_Fp32ColdWeights)->Apply(Shapes);
 BENCHMARK(BM_Bf16x3)->Apply(Shapes);
+// The extractor's first 512 -> 512 conv (kernel 3, stride 2) on 10 s of audio, as a matmul.
+BENCHMARK(BM_Bf16x3)
+    ->Args({16000, 1536, 512})
+    ->ArgNames({"M", "K", "N"})
+    ->UseRealTime()
+    ->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_DynamicInt8PerRow)->Apply(Shapes);
 BENCHMARK(BM_DynamicInt8PerTensor)->Apply(Shapes);
 BENCHMARK(BM_StaticInt8)->Apply(Shapes);

@@ -151,6 +151,9 @@ void multiply_panels(const Panels& w, const RowTiles& rows, int64_t padded_m, in
   pending.finish(block_done);
 }
 
+// Packed rows one thread multiplies at a time: half its L2 (2 MiB here).
+constexpr int64_t kPackedRowBytes = int64_t{1} << 20;
+
 // The calling thread's buffer for padded_m rows in Product's tile order.
 template <typename Product>
 uint8_t* packed_rows(int64_t padded_m, int64_t steps) {
@@ -167,23 +170,32 @@ RowTiles packed_tiles(const uint8_t* packed, int64_t steps) {
 
 // Rows [first_row, first_row + m) of x times the panels on the calling
 // thread alone (x points at row first_row; block_done sees absolute rows),
-// then row_done (optional) for each of them.
+// then row_done (optional) for each of them, chunk by chunk: the rows go
+// through in chunks whose packed tiles stay in L2 (each panel passes over
+// every row of a chunk; a thread's rows of a long input, packed whole, came
+// from DRAM once per panel and took tens of MB of buffer).
 template <typename Product>
 void run_rows_on_this_thread(const Panels& w, const typename Product::Input* x, int64_t m,
                              int64_t x_stride, int64_t first_row,
                              BlockSink<typename Product::Acc> block_done, RowIndexSink row_done) {
   if (m <= 0) return;
-  const int64_t padded_m = round_up_to_block(m);
-  uint8_t* packed = packed_rows<Product>(padded_m, w.steps);
-  for (int64_t g = 0; g < padded_m / kTileRows; ++g)
-    Product::pack_row_group(x, m, x_stride, w.steps, g, packed);
-  auto shifted = [&](const typename Product::Acc* acc, int64_t row0, int64_t rows, int64_t col0) {
-    block_done(acc, first_row + row0, rows, col0);
-  };
-  PanelQueue queue(w.panels, w.panels);
-  multiply_panels<Product>(w, packed_tiles<Product>(packed, w.steps), padded_m, m, queue, shifted);
-  if (row_done)
-    for (int64_t i = first_row; i < first_row + m; ++i) row_done(i);
+  const int64_t row_bytes = w.steps * Product::kRowTilesPerStep * kTileBytes;
+  const int64_t chunk = std::max(kBlock, kPackedRowBytes / row_bytes / kBlock * kBlock);
+  uint8_t* packed = packed_rows<Product>(round_up_to_block(std::min(m, chunk)), w.steps);
+  for (int64_t done = 0; done < m; done += chunk) {
+    const int64_t rows = std::min(chunk, m - done);
+    const int64_t padded = round_up_to_block(rows);
+    for (int64_t g = 0; g < padded / kTileRows; ++g)
+      Product::pack_row_group(x + done * x_stride, rows, x_stride, w.steps, g, packed);
+    const int64_t chunk_first = first_row + done;
+    auto shifted = [&](const typename Product::Acc* acc, int64_t row0, int64_t count,
+                       int64_t col0) { block_done(acc, chunk_first + row0, count, col0); };
+    PanelQueue queue(w.panels, w.panels);
+    multiply_panels<Product>(w, packed_tiles<Product>(packed, w.steps), padded, rows, queue,
+                             shifted);
+    if (row_done)
+      for (int64_t i = chunk_first; i < chunk_first + rows; ++i) row_done(i);
+  }
 }
 
 // All of x [m, k] times the panels, on the OpenMP threads; each block goes
