@@ -15,6 +15,8 @@
 // set_float32_matmul_precision) and uses it only when asked; quasr uses it
 // for fp32 linears unless LoadOptions::fp32_matmul says exact.
 //
+// An inf in x or W gives NaN (inf - inf in its lo half), where fp32 gives inf.
+//
 // Layouts as PackedMatmulF32: x [m, k] and y [m, n] row-major with row
 // strides, W in nn.Linear's [n, k], packed once at construction (4 bytes per
 // weight: the same memory as fp32).

@@ -64,9 +64,12 @@ TEST(AmxBf16x3Linear, MatchesDoubleWithinTheSplitsBound) {
   if (!AmxBf16x3Linear::available()) GTEST_SKIP() << "AMX-BF16 not usable here";
   // One row; tails of 17 and 6 rows; 1000 columns (a partial last panel);
   // products big enough for two threads sharing panels (40 rows) or splitting
-  // the rows (200: 13 groups of 16); strides beyond k and n.
-  const Case cases[] = {{1, 32, 32, 32, 32}, {17, 64, 40, 70, 41},     {40, 1024, 1000, 1024, 1000},
-                        {38, 96, 7, 96, 9},  {200, 256, 96, 300, 100}, {150, 1024, 64, 1024, 64}};
+  // the rows (200: 13 groups of 16); strides beyond k and n; rows that go
+  // through in several chunks of packed tiles (k = 4096: 64 rows a chunk).
+  const Case cases[] = {{1, 32, 32, 32, 32},          {17, 64, 40, 70, 41},
+                        {40, 1024, 1000, 1024, 1000}, {38, 96, 7, 96, 9},
+                        {200, 256, 96, 300, 100},     {150, 1024, 64, 1024, 64},
+                        {200, 4096, 40, 4096, 40}};
   std::mt19937 rng(5);
   for (const Case& c : cases) check_case(c, Activation::kNone, rng);
   check_case({70, 128, 100, 128, 100}, Activation::kGelu, rng);

@@ -30,10 +30,12 @@ TEST(AmxInt8Matmul, ExactSumsForEveryBlockAndRow) {
   // two threads), row strides beyond k, products large enough to run in
   // parallel with the threads sharing panels (70 rows) or splitting the rows
   // (300 and 200: 19 and 13 groups of 16), and widths that end in a partial
-  // panel (7, 40, 1000).
-  const Case cases[] = {{1, 64, 32, 64},     {31, 128, 64, 130},     {33, 64, 96, 64},
-                        {70, 192, 160, 200}, {300, 1024, 128, 1024}, {45, 128, 40, 128},
-                        {9, 64, 7, 64},      {70, 256, 1000, 256},   {200, 128, 96, 130}};
+  // panel (7, 40, 1000); and rows that go through in several chunks of
+  // packed tiles (k = 4096: 256 rows a chunk; 550 rows per thread).
+  const Case cases[] = {{1, 64, 32, 64},       {31, 128, 64, 130},     {33, 64, 96, 64},
+                        {70, 192, 160, 200},   {300, 1024, 128, 1024}, {45, 128, 40, 128},
+                        {9, 64, 7, 64},        {70, 256, 1000, 256},   {200, 128, 96, 130},
+                        {1100, 4096, 40, 4096}};
   std::mt19937 rng(11);
   for (const Case& c : cases) {
     std::vector<uint8_t> q(c.m * c.q_stride);
