@@ -53,13 +53,14 @@ inline int64_t round_up_to_block(int64_t count) {
   return (count + kBlock - 1) / kBlock * kBlock;
 }
 
-// Byte matrix w [n, k_bytes] (int8 weights, or bf16 ones two bytes a value)
+// Byte matrix w [n, k_bytes] (rows w_stride bytes apart; int8 weights, or
+// bf16 ones two bytes a value)
 // into tile order: panel p (columns 32p..32p+31), step s (bytes 64s..64s+63
 // of every column) is two B tiles at out + p * panel_bytes + s * step_bytes
 // (+ 1 KiB for columns 16-31), each 16 rows of (16 columns x 4 bytes) — the
 // dword transpose TDPBUSD and TDPBF16PS expect. Columns from n on are zero.
-void pack_weight_panels(const int8_t* w, int64_t n, int64_t k_bytes, int64_t panels,
-                        int64_t panel_bytes, int64_t step_bytes, int8_t* out);
+void pack_weight_panels(const int8_t* w, int64_t n, int64_t w_stride, int64_t k_bytes,
+                        int64_t panels, int64_t panel_bytes, int64_t step_bytes, int8_t* out);
 
 // The packed weights of one product: panels of steps * Product::kPanelStep bytes.
 struct Panels {

@@ -73,6 +73,8 @@ TEST(AmxBf16x3Linear, MatchesDoubleWithinTheSplitsBound) {
   std::mt19937 rng(5);
   for (const Case& c : cases) check_case(c, Activation::kNone, rng);
   check_case({70, 128, 100, 128, 100}, Activation::kGelu, rng);
+  // k in slices of 1024 and a last one of 32: bias and GELU once, at the end.
+  check_case({70, 2080, 100, 2080, 100}, Activation::kGelu, rng);
 }
 
 TEST(AmxBf16x3Linear, CloserThanOneBf16Product) {

@@ -68,7 +68,7 @@ AmxInt8Matmul::AmxInt8Matmul(const int8_t* weight_nk, int64_t n, int64_t k)
       panels_(amx_panels::round_up_to_block(n) / kAmxBlock),
       weights_(dnnl::memory::desc({panels_ * kAmxBlock * k}, dnnl::memory::data_type::s8,
                                   dnnl::memory::format_tag::a)) {
-  amx_panels::pack_weight_panels(weight_nk, n, k, panels_, kAmxBlock * k, U8S8::kPanelStep,
+  amx_panels::pack_weight_panels(weight_nk, n, k, k, panels_, kAmxBlock * k, U8S8::kPanelStep,
                                  weight_data(weights_));
 }
 
