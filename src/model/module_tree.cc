@@ -132,6 +132,18 @@ class F32Conv : public Conv1dBackend {
   Kernel kernel_;
 };
 
+// nn.Conv1d weights [c_out, c_in, kernel] (one group) as [c_out, kernel, c_in]:
+// the order of the values an output frame reads from time-major input.
+std::vector<float> tap_major(const kernels::Conv1dShape& shape, const float* weight) {
+  const int64_t c_in = shape.in_channels, taps = shape.kernel;
+  std::vector<float> out(static_cast<size_t>(shape.out_channels * taps * c_in));
+  for (int64_t o = 0; o < shape.out_channels; ++o)
+    for (int64_t c = 0; c < c_in; ++c)
+      for (int64_t j = 0; j < taps; ++j)
+        out[(o * taps + j) * c_in + c] = weight[(o * c_in + c) * taps + j];
+  return out;
+}
+
 // A conv with one group and no padding is a matmul over overlapping rows of
 // the time-major input: output frame t reads the kernel * c_in values from
 // frame stride * t on, one contiguous run. Its weights go kernel-tap-major
@@ -153,18 +165,72 @@ class Bf16x3Conv : public Conv1dBackend {
   }
 
  private:
-  static std::vector<float> tap_major(const kernels::Conv1dShape& shape, const float* weight) {
-    const int64_t c_in = shape.in_channels, taps = shape.kernel;
-    std::vector<float> out(static_cast<size_t>(shape.out_channels * taps * c_in));
-    for (int64_t o = 0; o < shape.out_channels; ++o)
-      for (int64_t c = 0; c < c_in; ++c)
-        for (int64_t j = 0; j < taps; ++j)
-          out[(o * taps + j) * c_in + c] = weight[(o * c_in + c) * taps + j];
-    return out;
-  }
   kernels::Conv1dShape shape_;
   kernels::AmxBf16x3Linear kernel_;
 };
+
+// A grouped stride-1 conv (the positional conv) with the input copied
+// group-major and zero-padded: group g's output frame t reads kernel * cig
+// contiguous values from row t of its copy, so each group is one bf16x3
+// product over overlapping rows. The groups are split between the threads
+// (each group's product then runs on its thread alone).
+class Bf16x3GroupedConv : public Conv1dBackend {
+ public:
+  static bool supports(const kernels::Conv1dShape& shape) {
+    if (shape.groups <= 1 || shape.stride != 1 || shape.in_channels % shape.groups ||
+        shape.out_channels % shape.groups)
+      return false;
+    return kernels::AmxBf16x3Linear::available() &&
+           kernels::AmxBf16x3Linear::supports(shape.out_channels / shape.groups,
+                                              shape.kernel * shape.in_channels / shape.groups);
+  }
+  Bf16x3GroupedConv(const kernels::Conv1dShape& shape, const float* weight, const float* bias,
+                    kernels::Activation activation)
+      : shape_(shape) {
+    const int64_t cig = shape.in_channels / shape.groups, cog = shape.out_channels / shape.groups;
+    kernels::Conv1dShape group = shape;
+    group.in_channels = cig;
+    group.out_channels = cog;
+    group.groups = 1;
+    for (int64_t g = 0; g < shape.groups; ++g) {
+      std::vector<float> w = tap_major(group, weight + g * cog * cig * shape.kernel);
+      groups_.push_back(std::make_unique<kernels::AmxBf16x3Linear>(
+          w.data(), bias ? bias + g * cog : nullptr, cog, shape.kernel * cig, activation));
+    }
+  }
+  void run(const float* x, int64_t t_in, float* y) const override;
+
+ private:
+  kernels::Conv1dShape shape_;
+  std::vector<std::unique_ptr<kernels::AmxBf16x3Linear>> groups_;
+};
+
+void Bf16x3GroupedConv::run(const float* x, int64_t t_in, float* y) const {
+  const kernels::Conv1dShape& s = shape_;
+  const int64_t cig = s.in_channels / s.groups, cog = s.out_channels / s.groups;
+  const int64_t t_out = s.output_length(t_in), rows = t_in + 2 * s.padding;
+  thread_local std::vector<float> by_group;
+  float* grouped = grow(by_group, s.groups * rows * cig);
+#pragma omp parallel
+  {
+#pragma omp for schedule(static)
+    for (int64_t t = 0; t < rows; ++t) {
+      const int64_t source = t - s.padding;
+      for (int64_t g = 0; g < s.groups; ++g) {
+        float* row = grouped + (g * rows + t) * cig;
+        if (source >= 0 && source < t_in) {
+          std::copy_n(x + source * s.in_channels + g * cig, cig, row);
+        } else {
+          std::fill_n(row, cig, 0.0f);
+        }
+      }
+    }
+#pragma omp for schedule(static)
+    for (int64_t g = 0; g < s.groups; ++g)
+      groups_[static_cast<size_t>(g)]->run(grouped + g * rows * cig, t_out, cig, y + g * cog,
+                                           s.out_channels);
+  }
+}
 
 // The waveform conv (one input channel) runs on a direct kernel; oneDNN's
 // conv kernels are slow at depth 10.
@@ -203,6 +269,8 @@ std::unique_ptr<Conv1dBackend> make_f32_conv(const kernels::Conv1dShape& shape, 
     return std::make_unique<F32SingleChannelConv>(shape, weight, bias, activation);
   if (how == Fp32Matmul::kBf16x3 && Bf16x3Conv::supports(shape))
     return std::make_unique<Bf16x3Conv>(shape, weight, bias, activation);
+  if (how == Fp32Matmul::kBf16x3 && Bf16x3GroupedConv::supports(shape))
+    return std::make_unique<Bf16x3GroupedConv>(shape, weight, bias, activation);
   if (shape.groups > 1 && kernels::GroupedConv1dF32::supports(shape))
     return std::make_unique<F32Conv<kernels::GroupedConv1dF32>>(shape, weight, bias, activation);
   return std::make_unique<F32Conv<kernels::PackedConv1dF32>>(shape, weight, bias, activation);
