@@ -136,7 +136,9 @@ Fp32MatmulChoice parse_fp32_matmul_choice(const std::string& text, const std::st
 Fp32Matmul resolve_fp32_matmul(Fp32MatmulChoice choice) {
   const bool amx = kernels::AmxBf16x3Linear::available();
   if (choice == Fp32MatmulChoice::kBf16x3 && !amx)
-    throw Error("fp32 matmul bf16x3 needs AMX-BF16, which this CPU (or QUASR_AMX=0) does not give");
+    throw Error(
+        "fp32 matmul bf16x3 needs AMX-BF16, which this CPU lacks or QUASR_AMX=0 turned off "
+        "(auto or exact run anywhere)");
   return choice != Fp32MatmulChoice::kExact && amx ? Fp32Matmul::kBf16x3 : Fp32Matmul::kExact;
 }
 

@@ -129,6 +129,14 @@ TEST_F(TranscribeErrors, UnknownFp32Matmul) {
   expect_no_output();
 }
 
+TEST_F(TranscribeErrors, Bf16x3WithoutAmx) {
+  CommandResult r = run_quasr(
+      {"transcribe", "--model", model_, "--fp32-matmul", "bf16x3", "--logits", logits_, utt0_},
+      {{"QUASR_AMX", "0"}});
+  expect_error(r, 1, {"bf16x3 needs AMX-BF16", "QUASR_AMX=0", "auto or exact"});
+  expect_no_output();
+}
+
 TEST_F(TranscribeErrors, Bf16AttentionOnAnFp32ModelStillTranscribes) {
   // Asked for explicitly, bf16 attention runs on an fp32 model too. The random fixture model's
   // ~600-character transcript has near-ties that bf16 rounding may flip (one did when the
