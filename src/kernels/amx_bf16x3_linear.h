@@ -7,11 +7,12 @@
 //
 // Why: the tile unit multiplies bf16 pairs ~16x as fast as AVX-512 FMAs
 // multiply fp32 (512 vs 32 per cycle per core), so three products still run
-// the transformer's fp32 linears several times faster than oneDNN's fp32
-// GEMM here. The cost in accuracy, measured on the random-weight wav2vec2
-// models of bench/compare against PyTorch fp32 (tools/compare): max |Δ
-// log-prob| 3e-5 (base and large), the order of ONNX Runtime's fp32 export
-// (4.5e-5 on base). PyTorch calls this precision "high" (its
+// the transformer's fp32 linears 2.4-3x as fast as oneDNN's fp32 GEMM here
+// (quasr_gemm_bench). The cost in accuracy, measured on the random-weight
+// wav2vec2 models of bench/compare against PyTorch fp32, with the
+// extractor's and positional convs on it too: max |Δ log-prob| 6e-5 (base)
+// and 3.5e-5 (large), the order of ONNX Runtime's fp32 export (4.5e-5 on
+// base; quasr's exact path 4.6e-5 and 5.3e-6). PyTorch calls this precision "high" (its
 // set_float32_matmul_precision) and uses it only when asked; quasr uses it
 // for fp32 linears unless LoadOptions::fp32_matmul says exact.
 //
