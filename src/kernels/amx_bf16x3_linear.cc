@@ -105,10 +105,6 @@ __attribute__((target("avx512f,avx512bw,avx512bf16"))) void Bf16x3::pack_row_gro
   }
 }
 
-int8_t* weight_data(const WeightMemory& memory) {
-  return static_cast<int8_t*>(memory.get().get_data_handle());
-}
-
 // Where a block of one k slice's sums goes: y (row stride y_stride, n
 // columns), added to what earlier slices left there unless `first`, and
 // finished (bias, activation) if `last`.
@@ -153,13 +149,13 @@ AmxBf16x3Linear::AmxBf16x3Linear(const float* weight_nk, const float* bias, int6
       panels_(amx_panels::round_up_to_block(n) / kBlock),
       activation_(activation),
       bias_(static_cast<size_t>(panels_ * kBlock), 0.0f),
-      weights_(dnnl::memory::desc({panels_ * kBlock * k * 4}, dnnl::memory::data_type::s8,
-                                  dnnl::memory::format_tag::a)) {
+      // hi and lo bf16 halves: 4 bytes per weight
+      weights_(WeightMemory::of_bytes(panels_ * kBlock * k * 4)) {
   if (bias) std::memcpy(bias_.data(), bias, sizeof(float) * n);
   std::vector<uint16_t> hi(static_cast<size_t>(n * k)), lo(hi.size());
   split_bf16_n(weight_nk, n * k, hi.data(), lo.data());
   // Slice by slice of k; per panel and step of 32 values: the hi tiles, then the lo tiles.
-  int8_t* out = weight_data(weights_);
+  int8_t* out = weights_.bytes();
   for (int64_t first = 0; first < k; first += kKSlice) {
     const int64_t steps = std::min(kKSlice, k - first) / Bf16x3::kValuesPerStep;
     const int64_t panel_bytes = steps * Bf16x3::kPanelStep;
@@ -175,7 +171,7 @@ AmxBf16x3Linear::AmxBf16x3Linear(const float* weight_nk, const float* bias, int6
 
 void AmxBf16x3Linear::run(const float* x, int64_t m, int64_t x_row_stride, float* y,
                           int64_t y_row_stride) const {
-  const int8_t* weights = weight_data(weights_);
+  const int8_t* weights = weights_.bytes();
   for (int64_t first = 0; first < k_; first += kKSlice) {
     const int64_t steps = std::min(kKSlice, k_ - first) / Bf16x3::kValuesPerStep;
     const SliceOutput out{

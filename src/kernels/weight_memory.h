@@ -26,7 +26,14 @@ class WeightMemory {
   // Uninitialised memory for desc on the CPU engine.
   explicit WeightMemory(const dnnl::memory::desc& desc);
 
+  // count bytes for a kernel's own packing (quasr's AMX kernels).
+  static WeightMemory of_bytes(int64_t count) {
+    return WeightMemory(
+        dnnl::memory::desc({count}, dnnl::memory::data_type::s8, dnnl::memory::format_tag::a));
+  }
+
   const dnnl::memory& get() const { return memory_; }
+  int8_t* bytes() const { return static_cast<int8_t*>(memory_.get_data_handle()); }
   // Writes source into this memory in its layout (a oneDNN reorder on the
   // CPU stream; the caller waits for the stream).
   void fill_from(const dnnl::memory& source);

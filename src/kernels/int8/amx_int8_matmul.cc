@@ -51,10 +51,6 @@ struct U8S8 {
   }
 };
 
-int8_t* weight_data(const WeightMemory& memory) {
-  return static_cast<int8_t*>(memory.get().get_data_handle());
-}
-
 }  // namespace
 
 bool AmxInt8Matmul::available() {
@@ -66,14 +62,13 @@ AmxInt8Matmul::AmxInt8Matmul(const int8_t* weight_nk, int64_t n, int64_t k)
     : n_(n),
       k_(k),
       panels_(amx_panels::round_up_to_block(n) / kAmxBlock),
-      weights_(dnnl::memory::desc({panels_ * kAmxBlock * k}, dnnl::memory::data_type::s8,
-                                  dnnl::memory::format_tag::a)) {
+      weights_(WeightMemory::of_bytes(panels_ * kAmxBlock * k)) {
   amx_panels::pack_weight_panels(weight_nk, n, k, k, panels_, kAmxBlock * k, U8S8::kPanelStep,
-                                 weight_data(weights_));
+                                 weights_.bytes());
 }
 
 amx_panels::Panels AmxInt8Matmul::panels() const {
-  return {weight_data(weights_), panels_, k_ / U8S8::kValuesPerStep};
+  return {weights_.bytes(), panels_, k_ / U8S8::kValuesPerStep};
 }
 
 void AmxInt8Matmul::run_rows_on_this_thread(const uint8_t* q, int64_t m, int64_t q_stride,
