@@ -34,24 +34,17 @@ struct Bf16x3 {
 
   QUASR_AMX_TARGET static void step(const uint8_t* a0, const uint8_t* a1,
                                     const amx_panels::RowTiles& rows, const int8_t* b) {
-    _tile_stream_loadd(0, a0, rows.stride);
-    _tile_loadd(2, b, kTileBytes);
-    _tile_stream_loadd(1, a1, rows.stride);
-    _tile_loadd(3, b + kTileSize, kTileBytes);
-    _tile_dpbf16ps(4, 0, 2);
-    _tile_dpbf16ps(5, 0, 3);
-    _tile_dpbf16ps(6, 1, 2);
-    _tile_dpbf16ps(7, 1, 3);
-    _tile_loadd(2, b + 2 * kTileSize, kTileBytes);
+    amx_panels::load_operands(a0, a1, rows.stride, b);  // hi rows, hi weights
+    accumulate_products();
+    _tile_loadd(2, b + 2 * kTileSize, kTileBytes);  // lo weights
     _tile_loadd(3, b + 3 * kTileSize, kTileBytes);
-    _tile_dpbf16ps(4, 0, 2);
-    _tile_dpbf16ps(5, 0, 3);
-    _tile_dpbf16ps(6, 1, 2);
-    _tile_dpbf16ps(7, 1, 3);
-    _tile_stream_loadd(0, a0 + rows.second_bytes, rows.stride);
-    _tile_loadd(2, b, kTileBytes);
-    _tile_stream_loadd(1, a1 + rows.second_bytes, rows.stride);
-    _tile_loadd(3, b + kTileSize, kTileBytes);
+    accumulate_products();
+    amx_panels::load_operands(a0 + rows.second_bytes, a1 + rows.second_bytes, rows.stride, b);
+    accumulate_products();  // lo rows, hi weights
+  }
+
+  // Tiles 4-7 += tiles 0-1 x tiles 2-3 (see amx_panels::load_operands).
+  QUASR_AMX_TARGET static void accumulate_products() {
     _tile_dpbf16ps(4, 0, 2);
     _tile_dpbf16ps(5, 0, 3);
     _tile_dpbf16ps(6, 1, 2);

@@ -77,6 +77,19 @@ struct alignas(64) AccumulatorBuffers {
 
 #define QUASR_AMX_TARGET __attribute__((target("amx-tile,amx-int8,amx-bf16,avx512f")))
 
+// The operands of a step's four products: tiles 0 and 1 take the row tiles
+// of the block's rows 0-15 (a0) and 16-31 (a1), with the no-reuse hint (see
+// multiply_panel); tiles 2 and 3 the panel's B tiles of its columns 0-15 (b)
+// and 16-31 (b + 1 KiB). Tiles 4-7 are the accumulators (rows x columns
+// 0-15/16-31 as 4, 5 for rows 0-15 and 6, 7 for rows 16-31).
+QUASR_AMX_TARGET inline void load_operands(const uint8_t* a0, const uint8_t* a1, int64_t stride,
+                                           const int8_t* b) {
+  _tile_stream_loadd(0, a0, stride);
+  _tile_loadd(2, b, kTileBytes);
+  _tile_stream_loadd(1, a1, stride);
+  _tile_loadd(3, b + kTileSize, kTileBytes);
+}
+
 // One 32-column panel against every 32-row block of the rows. The weights
 // come from DRAM (each is used once per utterance), and tile loads from
 // memory stall the AMX unit: next_panel (null for the last) is fetched into

@@ -23,10 +23,7 @@ struct U8S8 {
 
   QUASR_AMX_TARGET static void step(const uint8_t* a0, const uint8_t* a1,
                                     const amx_panels::RowTiles& rows, const int8_t* b) {
-    _tile_stream_loadd(0, a0, rows.stride);
-    _tile_loadd(2, b, kTileBytes);
-    _tile_stream_loadd(1, a1, rows.stride);
-    _tile_loadd(3, b + kTileSize, kTileBytes);
+    amx_panels::load_operands(a0, a1, rows.stride, b);
     _tile_dpbusd(4, 0, 2);
     _tile_dpbusd(5, 0, 3);
     _tile_dpbusd(6, 1, 2);
