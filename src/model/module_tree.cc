@@ -7,6 +7,7 @@
 #include "core/error.h"
 #include "kernels/amx_bf16x3_linear.h"
 #include "kernels/elementwise.h"
+#include "kernels/group_major.h"
 #include "kernels/grouped_conv1d_f32.h"
 #include "kernels/single_channel_conv1d.h"
 #include "model/quantized_backends.h"
@@ -144,48 +145,27 @@ std::vector<float> tap_major(const kernels::Conv1dShape& shape, const float* wei
   return out;
 }
 
-// A conv with one group and no padding is a matmul over overlapping rows of
-// the time-major input: output frame t reads the kernel * c_in values from
-// frame stride * t on, one contiguous run. Its weights go kernel-tap-major
-// ([c_out, kernel, c_in]) to match.
+// A conv as one bf16x3 product per group over overlapping rows of the
+// time-major input: output frame t of group g reads kernel * cig contiguous
+// values from row stride * t of that group's rows, so the weights go
+// tap-major ([cog, kernel, cig]). With one group and no padding (the
+// extractor's convs) those rows are the input itself and the product uses
+// every thread; grouped stride-1 convs (the positional conv) copy the input
+// group-major with its zero padding first and split the groups between the
+// threads (each product then runs on its thread alone).
 class Bf16x3Conv : public Conv1dBackend {
  public:
   static bool supports(const kernels::Conv1dShape& shape) {
-    return shape.groups == 1 && shape.padding == 0 && kernels::AmxBf16x3Linear::available() &&
-           kernels::AmxBf16x3Linear::supports(shape.out_channels, shape.kernel * shape.in_channels);
-  }
-  Bf16x3Conv(const kernels::Conv1dShape& shape, const float* weight, const float* bias,
-             kernels::Activation activation)
-      : shape_(shape),
-        kernel_(tap_major(shape, weight).data(), bias, shape.out_channels,
-                shape.kernel * shape.in_channels, activation) {}
-  void run(const float* x, int64_t t_in, float* y) const override {
-    kernel_.run(x, shape_.output_length(t_in), shape_.stride * shape_.in_channels, y,
-                shape_.out_channels);
-  }
-
- private:
-  kernels::Conv1dShape shape_;
-  kernels::AmxBf16x3Linear kernel_;
-};
-
-// A grouped stride-1 conv (the positional conv) with the input copied
-// group-major and zero-padded: group g's output frame t reads kernel * cig
-// contiguous values from row t of its copy, so each group is one bf16x3
-// product over overlapping rows. The groups are split between the threads
-// (each group's product then runs on its thread alone).
-class Bf16x3GroupedConv : public Conv1dBackend {
- public:
-  static bool supports(const kernels::Conv1dShape& shape) {
-    if (shape.groups <= 1 || shape.stride != 1 || shape.in_channels % shape.groups ||
-        shape.out_channels % shape.groups)
-      return false;
-    return kernels::AmxBf16x3Linear::available() &&
+    const bool in_place = shape.groups == 1 && shape.padding == 0;
+    const bool grouped = shape.groups > 1 && shape.stride == 1 &&
+                         shape.in_channels % shape.groups == 0 &&
+                         shape.out_channels % shape.groups == 0;
+    return (in_place || grouped) && kernels::AmxBf16x3Linear::available() &&
            kernels::AmxBf16x3Linear::supports(shape.out_channels / shape.groups,
                                               shape.kernel * shape.in_channels / shape.groups);
   }
-  Bf16x3GroupedConv(const kernels::Conv1dShape& shape, const float* weight, const float* bias,
-                    kernels::Activation activation)
+  Bf16x3Conv(const kernels::Conv1dShape& shape, const float* weight, const float* bias,
+             kernels::Activation activation)
       : shape_(shape) {
     const int64_t cig = shape.in_channels / shape.groups, cog = shape.out_channels / shape.groups;
     kernels::Conv1dShape group = shape;
@@ -205,26 +185,18 @@ class Bf16x3GroupedConv : public Conv1dBackend {
   std::vector<std::unique_ptr<kernels::AmxBf16x3Linear>> groups_;
 };
 
-void Bf16x3GroupedConv::run(const float* x, int64_t t_in, float* y) const {
+void Bf16x3Conv::run(const float* x, int64_t t_in, float* y) const {
   const kernels::Conv1dShape& s = shape_;
+  const int64_t t_out = s.output_length(t_in);
+  if (s.groups == 1 && s.padding == 0)
+    return groups_[0]->run(x, t_out, s.stride * s.in_channels, y, s.out_channels);
   const int64_t cig = s.in_channels / s.groups, cog = s.out_channels / s.groups;
-  const int64_t t_out = s.output_length(t_in), rows = t_in + 2 * s.padding;
+  const int64_t rows = t_in + 2 * s.padding;
   thread_local std::vector<float> by_group;
   float* grouped = grow(by_group, s.groups * rows * cig);
 #pragma omp parallel
   {
-#pragma omp for schedule(static)
-    for (int64_t t = 0; t < rows; ++t) {
-      const int64_t source = t - s.padding;
-      for (int64_t g = 0; g < s.groups; ++g) {
-        float* row = grouped + (g * rows + t) * cig;
-        if (source >= 0 && source < t_in) {
-          std::copy_n(x + source * s.in_channels + g * cig, cig, row);
-        } else {
-          std::fill_n(row, cig, 0.0f);
-        }
-      }
-    }
+    kernels::copy_group_major(x, t_in, s.groups, cig, s.padding, rows, grouped);
 #pragma omp for schedule(static)
     for (int64_t g = 0; g < s.groups; ++g)
       groups_[static_cast<size_t>(g)]->run(grouped + g * rows * cig, t_out, cig, y + g * cog,
@@ -269,8 +241,6 @@ std::unique_ptr<Conv1dBackend> make_f32_conv(const kernels::Conv1dShape& shape, 
     return std::make_unique<F32SingleChannelConv>(shape, weight, bias, activation);
   if (how == Fp32Matmul::kBf16x3 && Bf16x3Conv::supports(shape))
     return std::make_unique<Bf16x3Conv>(shape, weight, bias, activation);
-  if (how == Fp32Matmul::kBf16x3 && Bf16x3GroupedConv::supports(shape))
-    return std::make_unique<Bf16x3GroupedConv>(shape, weight, bias, activation);
   if (shape.groups > 1 && kernels::GroupedConv1dF32::supports(shape))
     return std::make_unique<F32Conv<kernels::GroupedConv1dF32>>(shape, weight, bias, activation);
   return std::make_unique<F32Conv<kernels::PackedConv1dF32>>(shape, weight, bias, activation);

@@ -289,9 +289,9 @@ class Conv1d {
   std::unique_ptr<Conv1dLeaf> leaf_;
 };
 
-// Backends for the fp32 path (pre-packed oneDNN; linears and ungrouped
-// unpadded convs on AMX bf16x3 where `how` says so and the shape allows). Quantized backends live
-// in model/quantized_backends.h.
+// Backends for the fp32 path (pre-packed oneDNN; linears and convs on AMX
+// bf16x3 where `how` says so and the shape allows). Quantized backends live in
+// model/quantized_backends.h.
 std::unique_ptr<LinearBackend> make_f32_linear(const float* weight, const float* bias, int64_t out,
                                                int64_t in, kernels::Activation activation,
                                                Fp32Matmul how = Fp32Matmul::kExact);

@@ -4,6 +4,7 @@
 #include <cstring>
 
 #include "core/error.h"
+#include "kernels/group_major.h"
 
 namespace quasr::kernels::int8_detail {
 
@@ -153,17 +154,7 @@ void GroupedInt8Conv::run_amx_groups(const uint8_t* q, int64_t t_in, const Epilo
   const quant::QuantParams input{epilogue.x_scale, epilogue.x_zero_point};
 #pragma omp parallel
   {
-#pragma omp for schedule(static)
-    for (int64_t t = 0; t < group_rows; ++t) {
-      for (int64_t g = 0; g < s.groups; ++g) {
-        uint8_t* row = grouped + (g * group_rows + t) * cig;
-        if (t < t_in) {
-          std::memcpy(row, q + t * s.in_channels + g * cig, static_cast<size_t>(cig));
-        } else {
-          std::memset(row, 0, static_cast<size_t>(cig));
-        }
-      }
-    }
+    copy_group_major(q, t_in, s.groups, cig, 0, group_rows, grouped);
 #pragma omp for schedule(static)
     for (int64_t g = 0; g < s.groups; ++g) {
       auto dequantize = [&](const int32_t* acc, int64_t row0, int64_t rows, int64_t col0) {
