@@ -1,6 +1,6 @@
 // The AMX panel loop behind quasr's tile matmuls: u8 x s8 -> s32 for the
 // dynamic int8 linears (int8/amx_int8_matmul.h) and bf16x3 -> f32 for the
-// fp32 ones (amx_bf16x3_matmul.h). A Product says what one 64-byte step of
+// fp32 ones (amx_bf16x3_linear.h). A Product says what one 64-byte step of
 // k loads and multiplies; everything else is shared: weights packed into
 // 32-column panels in tile order, rows repacked into 16 x 64-byte tiles (one
 // contiguous KiB per tile load), the threads' split of the work, the next
@@ -54,11 +54,11 @@ inline int64_t round_up_to_block(int64_t count) {
 }
 
 // Byte matrix w [n, k_bytes] (rows w_stride bytes apart; int8 weights, or
-// bf16 ones two bytes a value)
-// into tile order: panel p (columns 32p..32p+31), step s (bytes 64s..64s+63
-// of every column) is two B tiles at out + p * panel_bytes + s * step_bytes
-// (+ 1 KiB for columns 16-31), each 16 rows of (16 columns x 4 bytes) — the
-// dword transpose TDPBUSD and TDPBF16PS expect. Columns from n on are zero.
+// bf16 ones two bytes a value) into tile order: panel p (columns
+// 32p..32p+31), step s (bytes 64s..64s+63 of every column) is two B tiles at
+// out + p * panel_bytes + s * step_bytes (+ 1 KiB for columns 16-31), each 16
+// rows of (16 columns x 4 bytes) — the dword transpose TDPBUSD and TDPBF16PS
+// expect. Columns from n on are zero.
 void pack_weight_panels(const int8_t* w, int64_t n, int64_t w_stride, int64_t k_bytes,
                         int64_t panels, int64_t panel_bytes, int64_t step_bytes, int8_t* out);
 
