@@ -82,20 +82,23 @@ __attribute__((target("avx512f,avx512bw,avx512bf16"))) void Bf16x3::pack_row_gro
     const int64_t row = g * kTileRows + r;
     uint8_t* dst = group + r * kTileBytes;
     if (row >= m) {
-      for (int64_t s = 0; s < steps; ++s) {
-        std::memset(dst + s * 2 * kTileSize, 0, kTileBytes);
-        std::memset(dst + s * 2 * kTileSize + kTileSize, 0, kTileBytes);
-      }
+      for (int64_t s = 0; s < steps * kRowTilesPerStep; ++s)
+        std::memset(dst + s * kTileSize, 0, kTileBytes);
       continue;
     }
     const float* src = x + row * x_stride;
     for (int64_t s = 0; s < steps; ++s) {
-      auto* hi = reinterpret_cast<uint16_t*>(dst + s * 2 * kTileSize);
-      auto* lo = reinterpret_cast<uint16_t*>(dst + s * 2 * kTileSize + kTileSize);
+      auto* hi = reinterpret_cast<uint16_t*>(dst + s * kRowTilesPerStep * kTileSize);
+      auto* lo = reinterpret_cast<uint16_t*>(dst + s * kRowTilesPerStep * kTileSize + kTileSize);
       split_bf16(_mm512_loadu_ps(src + s * 32), hi, lo);
       split_bf16(_mm512_loadu_ps(src + s * 32 + 16), hi + 16, lo + 16);
     }
   }
+}
+
+// Steps of 32 values in the k slice that starts at `first`.
+int64_t slice_steps(int64_t k, int64_t first) {
+  return std::min(kKSlice, k - first) / Bf16x3::kValuesPerStep;
 }
 
 // Where a block of one k slice's sums goes: y (row stride y_stride, n
@@ -150,7 +153,7 @@ AmxBf16x3Linear::AmxBf16x3Linear(const float* weight_nk, const float* bias, int6
   // Slice by slice of k; per panel and step of 32 values: the hi tiles, then the lo tiles.
   int8_t* out = weights_.bytes();
   for (int64_t first = 0; first < k; first += kKSlice) {
-    const int64_t steps = std::min(kKSlice, k - first) / Bf16x3::kValuesPerStep;
+    const int64_t steps = slice_steps(k, first);
     const int64_t panel_bytes = steps * Bf16x3::kPanelStep;
     const auto* slice_hi = reinterpret_cast<const int8_t*>(hi.data() + first);
     const auto* slice_lo = reinterpret_cast<const int8_t*>(lo.data() + first);
@@ -166,7 +169,7 @@ void AmxBf16x3Linear::run(const float* x, int64_t m, int64_t x_row_stride, float
                           int64_t y_row_stride) const {
   const int8_t* weights = weights_.bytes();
   for (int64_t first = 0; first < k_; first += kKSlice) {
-    const int64_t steps = std::min(kKSlice, k_ - first) / Bf16x3::kValuesPerStep;
+    const int64_t steps = slice_steps(k_, first);
     const SliceOutput out{
         y,          y_row_stride,         n_, bias_.data(), activation_ == Activation::kGelu,
         first == 0, first + kKSlice >= k_};
