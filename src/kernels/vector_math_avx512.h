@@ -24,25 +24,27 @@ namespace quasr::kernels::avx512 {
 
 // e^(hi + lo) where lo is small beside hi: v = k ln2 + r with |r| <= ln2/2,
 // r reduced from hi alone (exact: k ln2_hi has few bits) before lo joins it,
-// so a large hi loses nothing to rounding hi + lo. e^r by its degree-6
-// Taylor polynomial (truncation < 2e-8 there), 2^k by scalef, which
-// saturates cleanly to 0 and +inf.
+// so a large hi loses nothing to rounding hi + lo. k rounded by adding and
+// subtracting 1.5 * 2^23 (one FMA and a subtract; VRNDSCALEPS is two uops),
+// e^r by a degree-5 Chebyshev fit (relative error < 1.8e-7 on |r| <= ln2/2
+// with these float coefficients; one FMA fewer than the Taylor polynomial of
+// the same accuracy), 2^k by scalef, which saturates cleanly to 0 and +inf.
 __attribute__((target("avx512f,fma"))) inline __m512 exp_split(__m512 hi, __m512 lo) {
   const __m512 log2e = _mm512_set1_ps(1.44269504088896341f);
   const __m512 ln2_hi = _mm512_set1_ps(0.693359375f);
   const __m512 ln2_lo = _mm512_set1_ps(-2.12194440e-4f);
+  const __m512 round_to_integer = _mm512_set1_ps(12582912.0f);
   hi = _mm512_min_ps(_mm512_max_ps(hi, _mm512_set1_ps(-104.0f)), _mm512_set1_ps(89.0f));
-  __m512 k =
-      _mm512_roundscale_ps(_mm512_mul_ps(_mm512_add_ps(hi, lo), log2e), _MM_FROUND_TO_NEAREST_INT);
+  const __m512 k = _mm512_sub_ps(_mm512_fmadd_ps(_mm512_add_ps(hi, lo), log2e, round_to_integer),
+                                 round_to_integer);
   __m512 r = _mm512_fnmadd_ps(k, ln2_hi, hi);
   r = _mm512_add_ps(_mm512_fnmadd_ps(k, ln2_lo, r), lo);
-  __m512 p = _mm512_set1_ps(1.0f / 720.0f);
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 120.0f));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 24.0f));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 6.0f));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(0.5f));
+  __m512 p = _mm512_set1_ps(8.375128731e-3f);
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(4.191752896e-2f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.666641533e-1f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(4.999887049e-1f));
   p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.000000119f));
   return _mm512_scalef_ps(p, k);
 }
 
@@ -66,17 +68,18 @@ __attribute__((target("avx512f,fma"))) inline __m512 exp_nonpositive_coarse(__m5
   return _mm512_scalef_ps(p, k);
 }
 
-// erfc(a) for a = |x|/√2 as t exp(-a² + P(t)), t = 1 / (1 + a/2): the
-// Chebyshev fit of Numerical Recipes' erfcc, fractional error < 1.2e-7 for
-// all a >= 0. The exponent is sensitive (d erfc / erfc = -2a² da/a), so a² is
-// taken from x exactly: x²/2 split into hi + lo by FMA, handed to exp_split.
-__attribute__((target("avx512f,fma"))) inline __m512 erfc_of_abs_scaled(__m512 x) {
+// erfc(a) / 2 for a = |x|/√2 as t exp(-a² + P(t) - ln 2), t = 1 / (1 + a/2):
+// the Chebyshev fit of Numerical Recipes' erfcc (fractional error < 1.2e-7
+// for all a >= 0), its constant term taking the halving. The exponent is
+// sensitive (d erfc / erfc = -2a² da/a), so a² is taken from x exactly: x²/2
+// split into hi + lo by FMA, handed to exp_split.
+__attribute__((target("avx512f,fma"))) inline __m512 half_erfc_of_abs_scaled(__m512 x) {
   const __m512 one = _mm512_set1_ps(1.0f);
   const __m512 half = _mm512_set1_ps(0.5f);
-  const __m512 a = _mm512_abs_ps(_mm512_mul_ps(x, _mm512_set1_ps(float(M_SQRT1_2))));
+  // d = 1 + a/2 in one FMA from |x|.
+  const __m512 d = _mm512_fmadd_ps(_mm512_abs_ps(x), _mm512_set1_ps(float(M_SQRT1_2 / 2)), one);
   // 1/d by the 14-bit reciprocal and one Newton step (relative error ~2^-28):
   // a divide costs several times more and GELU is on every FFN output.
-  const __m512 d = _mm512_fmadd_ps(half, a, one);
   __m512 t = _mm512_rcp14_ps(d);
   t = _mm512_mul_ps(t, _mm512_fnmadd_ps(d, t, _mm512_set1_ps(2.0f)));
   __m512 p = _mm512_set1_ps(0.17087277f);
@@ -88,20 +91,19 @@ __attribute__((target("avx512f,fma"))) inline __m512 erfc_of_abs_scaled(__m512 x
   p = _mm512_fmadd_ps(p, t, _mm512_set1_ps(0.09678418f));
   p = _mm512_fmadd_ps(p, t, _mm512_set1_ps(0.37409196f));
   p = _mm512_fmadd_ps(p, t, _mm512_set1_ps(1.00002368f));
-  p = _mm512_fmadd_ps(p, t, _mm512_set1_ps(-1.26551223f));
+  p = _mm512_fmadd_ps(p, t, _mm512_set1_ps(float(-1.26551223 - M_LN2)));
   const __m512 square = _mm512_mul_ps(x, x);
   const __m512 square_lo = _mm512_fmsub_ps(x, x, square);
   const __m512 minus_half_square = _mm512_mul_ps(_mm512_set1_ps(-0.5f), square);
   return _mm512_mul_ps(t, exp_split(minus_half_square, _mm512_fnmadd_ps(half, square_lo, p)));
 }
 
-// GELU(x) = x Φ(x), Φ(x) = erfc(-x/√2) / 2: for x < 0 that is erfc(|x|/√2)/2,
-// for x >= 0 it is 1 - erfc(x/√2)/2.
+// GELU(x) = x Φ(x), Φ(x) = erfc(-x/√2) / 2: for x < 0 that is x h with
+// h = erfc(|x|/√2)/2, for x >= 0 it is x - x h (h <= 1/2: no cancellation).
 __attribute__((target("avx512f,fma"))) inline __m512 gelu(__m512 x) {
-  const __m512 half_erfc = _mm512_mul_ps(_mm512_set1_ps(0.5f), erfc_of_abs_scaled(x));
+  const __m512 xh = _mm512_mul_ps(x, half_erfc_of_abs_scaled(x));
   const __mmask16 positive = _mm512_cmp_ps_mask(x, _mm512_setzero_ps(), _CMP_GE_OQ);
-  const __m512 cdf = _mm512_mask_sub_ps(half_erfc, positive, _mm512_set1_ps(1.0f), half_erfc);
-  return _mm512_mul_ps(x, cdf);
+  return _mm512_mask_sub_ps(xh, positive, x, xh);
 }
 
 // Mask of the first min(n, 16) lanes.
