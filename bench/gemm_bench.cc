@@ -13,6 +13,8 @@
 #include <random>
 #include <vector>
 
+#include <omp.h>
+
 #include "kernels/amx_bf16x3_linear.h"
 #include "kernels/dnnl_runtime.h"
 #include "kernels/int8/amx_int8_matmul.h"
@@ -142,6 +144,33 @@ void BM_AmxU8S8S32(benchmark::State& state) {
   report(state, p);
 }
 
+// A 6-7 s utterance through FFN1's shape (K 1024, N 4096) on AMX as the
+// transformer's row shares run it: 160 rows per thread, each thread all
+// the panels. With `weights` 1 the same 4 MiB of weights every time (they
+// stay in cache), with 72 the next of 72 matrices (288 MiB, large's 24
+// layers x 12 MiB), so they come from memory as in the model.
+void BM_AmxU8S8S32RowShare(benchmark::State& state) {
+  if (!int8_detail::AmxInt8Matmul::available()) return state.SkipWithError("no AMX-INT8");
+  const int64_t m = 160 * omp_get_max_threads(), k = 1024, n = 4096, count = state.range(0);
+  const std::vector<float> w = random_vector(n * k, 2, -0.05f, 0.05f);
+  const Int8Weights q8 = Int8Weights::quantize(w.data(), n, k, true);
+  std::vector<std::unique_ptr<int8_detail::AmxInt8Matmul>> matrices;
+  for (int64_t i = 0; i < count; ++i)
+    matrices.push_back(std::make_unique<int8_detail::AmxInt8Matmul>(q8.data(), n, k));
+  std::vector<uint8_t> q(static_cast<size_t>(m * k), 77);
+  std::vector<float> y(static_cast<size_t>(m * n));
+  auto keep_one = [&](const int32_t* acc, int64_t row0, int64_t, int64_t col0) {
+    y[static_cast<size_t>(row0 * n + col0)] = static_cast<float>(acc[0]);
+  };
+  int64_t next = 0;
+  for (auto _ : state) {
+    matrices[static_cast<size_t>(next)]->run(q.data(), m, k, keep_one);
+    next = (next + 1) % count;
+  }
+  state.counters["GMAC"] = benchmark::Counter(static_cast<double>(m * k * n) * 1e-9,
+                                              benchmark::Counter::kIsIterationInvariantRate);
+}
+
 void Shapes(benchmark::internal::Benchmark* b) {
   for (int64_t m : {50, 300, 1500}) {
     for (auto [k, n] :
@@ -166,6 +195,12 @@ BENCHMARK(BM_DynamicInt8PerTensor)->Apply(Shapes);
 BENCHMARK(BM_StaticInt8)->Apply(Shapes);
 BENCHMARK(BM_OneDnnU8S8S32)->Apply(Shapes);
 BENCHMARK(BM_AmxU8S8S32)->Apply(Shapes);
+BENCHMARK(BM_AmxU8S8S32RowShare)
+    ->Arg(1)
+    ->Arg(72)
+    ->ArgName("weights")
+    ->UseRealTime()
+    ->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_DynamicInt8PerRowGelu)
     ->Args({1500, 1024, 4096})
     ->ArgNames({"M", "K", "N"})
