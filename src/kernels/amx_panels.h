@@ -5,8 +5,9 @@
 // 32-column panels in tile order, rows repacked into 16 x 64-byte tiles (one
 // contiguous KiB per tile load), the threads' split of the work, the next
 // panel prefetched into L2, and each finished 32 x 32 block handed to the
-// caller's epilogue a few rows per k step inside the next block's loop (the
-// vector units work while the tile unit multiplies).
+// caller's epilogue a few rows per k step inside the next block's loop,
+// while its sums are in L1 (see PendingEpilogue for what that does and does
+// not buy).
 //
 // This header: the shared types and constants; the loop itself is in
 // amx_panel_loop.h, for those two kernels' .cc files only.

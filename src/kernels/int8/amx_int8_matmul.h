@@ -9,9 +9,9 @@
 // the panel's weights (a few KiB per 64 of k, in L1 after the first block)
 // meet two row tiles, and the four accumulators are stored to a 4 KiB buffer.
 // The epilogue of that block then runs a few rows per k step inside the
-// next block's loop, so the vector units dequantize while the tile unit
-// multiplies (one after the other, the epilogue cost a fifth of the
-// product's time). Rows are first repacked into 16 x 64-byte tiles so each
+// next block's loop, reading the sums from L1 (a fifth cheaper than one
+// after the other; the tile and vector units still take turns, see
+// amx_panel_loop.h). Rows are first repacked into 16 x 64-byte tiles so each
 // tile load is one contiguous KiB (strided loads of long rows hit the same
 // L1 sets).
 #pragma once
