@@ -47,23 +47,39 @@ void AsrModel::log_probs(const float* wav, int64_t samples, Workspace& ws,
 }
 
 void AsrModel::log_probs_windowed(const float* wav, int64_t samples, int64_t max_samples,
-                                  Workspace& ws, Tensor& log_probs) const {
+                                  int64_t context_samples, Workspace& ws, Tensor& log_probs) const {
   if (max_samples <= 0 || samples <= max_samples) {
     this->log_probs(wav, samples, ws, log_probs);
     return;
   }
+  // Frame f of a window starting at sample `grid * o` is frame o + f of the
+  // whole recording (same receptive field), so windows are placed and cut
+  // in frames: window k covers frames [k step, k step + window_frames) and
+  // keeps [k step + context, k step + window_frames - context), the first
+  // from 0 and the last to the end.
+  int64_t grid = 1;
+  for (int64_t stride : parts_.config.conv_stride) grid *= stride;
+  const int64_t total = parts_.config.frames_for_samples(samples);
+  const int64_t window_frames = parts_.config.frames_for_samples(max_samples);
+  const int64_t context = (context_samples + grid - 1) / grid;
+  const int64_t step = window_frames - 2 * context;
+  if (step <= 0)
+    throw Error("windows of " + std::to_string(max_samples) + " samples keep no frame with " +
+                std::to_string(context_samples) + " samples of context on each side");
+  const int64_t vocab = vocab_size();
+  log_probs.resize({total, vocab});
   Tensor window;
-  int64_t rows = 0;
-  for (int64_t start = 0; start < samples; start += max_samples) {
-    int64_t length = std::min(max_samples, samples - start);
-    this->log_probs(wav + start, length, ws, window);
-    if (window.dim(0) == 0) continue;
-    log_probs.resize_preserving({rows + window.dim(0), window.dim(1)});
-    std::memcpy(log_probs.data() + rows * window.dim(1), window.data(),
-                sizeof(float) * window.numel());
-    rows += window.dim(0);
+  for (int64_t k = 0, first = 0; first < total; ++k) {
+    const int64_t start = k * step * grid;
+    const bool last = k * step + window_frames >= total;
+    this->log_probs(wav + start, last ? samples - start : max_samples, ws, window);
+    const int64_t end = last ? total : k * step + window_frames - context;
+    if (window.dim(0) != (last ? total - k * step : window_frames))
+      throw Error("internal error: a window's frames are off the recording's frame grid");
+    std::memcpy(log_probs.data() + first * vocab, window.data() + (first - k * step) * vocab,
+                sizeof(float) * (end - first) * vocab);
+    first = end;
   }
-  if (rows == 0) log_probs.resize({0, vocab_size()});
 }
 
 std::vector<Tensor> AsrModel::batch_log_probs(const std::vector<std::vector<float>>& wavs,

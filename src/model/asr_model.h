@@ -91,12 +91,16 @@ class AsrModel {
   // utterance alone, as each format's transcribe_file does it.
   void log_probs(const float* wav, int64_t samples, Workspace& ws, Tensor& log_probs) const;
 
-  // Bounded memory for long recordings: audio longer than max_samples is cut
-  // into consecutive windows of max_samples, each run alone, and the windows'
-  // log-probs are concatenated (context does not cross a cut). Input no
-  // longer than one window gives exactly log_probs().
-  void log_probs_windowed(const float* wav, int64_t samples, int64_t max_samples, Workspace& ws,
-                          Tensor& log_probs) const;
+  // Bounded memory for long recordings: audio longer than max_samples runs
+  // in windows of max_samples, each alone, overlapping so that every frame
+  // kept from a window has at least context_samples of audio on each side
+  // inside it (at the recording's ends, what there is). Windows start on the
+  // extractor's frame grid and each contributes the frames of its middle,
+  // so the result has log_probs()'s frame count, each frame from the window
+  // in which it is farthest from a cut. Input no longer than one window gives
+  // exactly log_probs(). Throws when 2 * context leaves a window no frame.
+  void log_probs_windowed(const float* wav, int64_t samples, int64_t max_samples,
+                          int64_t context_samples, Workspace& ws, Tensor& log_probs) const;
 
   // Several utterances as one padded batch, with the format's own semantics:
   // HF with attention mask → each equals its unbatched result; HF without mask

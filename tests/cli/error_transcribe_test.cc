@@ -129,6 +129,14 @@ TEST_F(TranscribeErrors, UnknownFp32Matmul) {
   expect_no_output();
 }
 
+TEST_F(TranscribeErrors, WindowContextOfHalfTheWindow) {
+  CommandResult r = run_quasr({"transcribe", "--model", model_, "--max-window-seconds", "10",
+                               "--window-context-seconds", "5", "--logits", logits_, utt0_});
+  expect_error(r, 1,
+               {"--window-context-seconds 5", "--max-window-seconds 10", "would keep no frame"});
+  expect_no_output();
+}
+
 TEST_F(TranscribeErrors, Bf16x3WithoutAmx) {
   CommandResult r = run_quasr(
       {"transcribe", "--model", model_, "--fp32-matmul", "bf16x3", "--logits", logits_, utt0_},
