@@ -25,6 +25,7 @@
 #include "eval/result_files.h"
 #include "kernels/dnnl_runtime.h"
 #include "text/normalize.h"
+#include "window_options.h"
 
 namespace quasr::cli {
 
@@ -49,6 +50,7 @@ struct BenchOptions {
   int threads = 0;
   std::string attention = "auto";
   std::string fp32_matmul = "auto";
+  WindowOptions window;
   std::string decoder = "greedy";
   std::string normalize = "none";
   std::string json, report, plot, results;
@@ -171,7 +173,9 @@ nlohmann::json options_json(const BenchOptions& o, const std::vector<ModelSpec>&
           {"normalize", o.normalize},
           {"skip_bad", o.skip_bad},
           {"resume", o.resume},
-          {"fp32_matmul", o.fp32_matmul}};
+          {"fp32_matmul", o.fp32_matmul},
+          {"max_window_seconds", o.window.max_seconds},
+          {"window_context_seconds", o.window.context_seconds}};
 }
 
 int64_t interrupt_hook() {
@@ -218,6 +222,7 @@ int run_bench(const BenchOptions& options) {
     throw Error("--results " + options.results +
                 ": already exists; pass --resume to continue that run, or remove it");
   }
+  check_window_options(options.window);
   const std::vector<ModelSpec> specs = model_specs(options);
   kernels::set_num_threads(options.threads);
 
@@ -230,6 +235,8 @@ int run_bench(const BenchOptions& options) {
   settings.warmup = options.warmup;
   settings.attention = model::parse_attention_choice(options.attention, "--attention");
   settings.fp32_matmul = model::parse_fp32_matmul_choice(options.fp32_matmul, "--fp32-matmul");
+  settings.window_samples = options.window.max_samples();
+  settings.window_context_samples = options.window.context_samples();
   settings.skip_bad = options.skip_bad;
   settings.normalize_basic = options.normalize == "basic";
   settings.interrupt_after = interrupt_hook();
@@ -294,6 +301,7 @@ Action add_bench_command(CLI::App& app) {
   c->add_option("--fp32-matmul", o->fp32_matmul,
                 "fp32 linears: auto (bf16x3 where the CPU has AMX-BF16, else exact) | exact "
                 "(oneDNN fp32) | bf16x3 (AMX; each operand as two bf16 halves)");
+  add_window_options(c, &o->window);
   c->add_option("--decoder", o->decoder, "CTC decoder")->check(CLI::IsMember({"greedy"}));
   c->add_option("--normalize", o->normalize,
                 "Text normalisation of reference and hypothesis before scoring")

@@ -69,7 +69,8 @@ Measured measure(const model::AsrModel& model, const BenchItem& item, const Loop
   }
   const double audio_done = seconds_since(start);
   const Clock::time_point encoder_start = Clock::now();
-  model.log_probs(wav.data(), static_cast<int64_t>(wav.size()), ws, log_probs);
+  model.log_probs_windowed(wav.data(), static_cast<int64_t>(wav.size()), settings.window_samples,
+                           settings.window_context_samples, ws, log_probs);
   r.encoder_s = seconds_since(encoder_start);
   const Clock::time_point decode_start = Clock::now();
   std::string hyp = model.greedy_text(log_probs);

@@ -38,6 +38,8 @@ struct LoopSettings {
   int64_t interrupt_after = -1;  // test hook: raise SIGINT after this many new results
   model::AttentionChoice attention = model::AttentionChoice::kAuto;
   model::Fp32MatmulChoice fp32_matmul = model::Fp32MatmulChoice::kAuto;
+  int64_t window_samples = 0;  // AsrModel::log_probs_windowed (0: never split)
+  int64_t window_context_samples = 0;
 };
 
 // The per-utterance JSONL log, opened on the first record so a run that fails

@@ -10,16 +10,11 @@
 #include "io/npy.h"
 #include "kernels/dnnl_runtime.h"
 #include "model/asr_model.h"
+#include "window_options.h"
 
 namespace quasr::cli {
 
 namespace {
-
-std::string format_seconds(double seconds) {
-  char text[32];
-  std::snprintf(text, sizeof(text), "%g", seconds);
-  return text;
-}
 
 struct TranscribeOptions {
   std::string model;
@@ -27,8 +22,7 @@ struct TranscribeOptions {
   std::string logits;
   int threads = 0;
   bool batch = false;
-  double max_window_seconds = 60.0;
-  double window_context_seconds = 5.0;
+  WindowOptions window;
   std::string attention = "auto";
   std::string fp32_matmul = "auto";
 };
@@ -43,11 +37,7 @@ int run_transcribe(const TranscribeOptions& options) {
     if (!parent.empty() && !std::filesystem::is_directory(parent))
       throw Error(options.logits + ": output folder " + parent.string() + " does not exist");
   }
-  if (options.max_window_seconds > 0 &&
-      2 * options.window_context_seconds >= options.max_window_seconds)
-    throw Error("--window-context-seconds " + format_seconds(options.window_context_seconds) +
-                ": a window of --max-window-seconds " + format_seconds(options.max_window_seconds) +
-                " would keep no frame (the context must be under half the window)");
+  check_window_options(options.window);
   kernels::set_num_threads(options.threads);
   // Decode every file first: a bad file fails before any output is produced.
   std::vector<std::vector<float>> wavs;
@@ -62,11 +52,10 @@ int run_transcribe(const TranscribeOptions& options) {
     log_probs = model->batch_log_probs(wavs, ws);
   } else {
     log_probs.resize(wavs.size());
-    const auto window = static_cast<int64_t>(options.max_window_seconds * 16000);
-    const auto context = static_cast<int64_t>(options.window_context_seconds * 16000);
     for (size_t i = 0; i < wavs.size(); ++i)
-      model->log_probs_windowed(wavs[i].data(), static_cast<int64_t>(wavs[i].size()), window,
-                                context, ws, log_probs[i]);
+      model->log_probs_windowed(wavs[i].data(), static_cast<int64_t>(wavs[i].size()),
+                                options.window.max_samples(), options.window.context_samples(), ws,
+                                log_probs[i]);
   }
   if (!options.logits.empty()) write_npy_f32(options.logits, log_probs[0]);
   for (size_t i = 0; i < wavs.size(); ++i)
@@ -94,17 +83,7 @@ Action add_transcribe_command(CLI::App& app) {
   command->add_option("--fp32-matmul", options->fp32_matmul,
                       "fp32 linears: auto (bf16x3 where the CPU has AMX-BF16, else exact) | "
                       "exact (oneDNN fp32) | bf16x3 (AMX; each operand as two bf16 halves)");
-  command
-      ->add_option("--max-window-seconds", options->max_window_seconds,
-                   "Recordings longer than this run in overlapping windows of this length, so "
-                   "memory stays bounded (default 60; 0 = never split)")
-      ->check(CLI::NonNegativeNumber);
-  command
-      ->add_option("--window-context-seconds", options->window_context_seconds,
-                   "Audio each frame kept from a window has on both sides within it, so words "
-                   "at a window's edge are read from the next window (default 5; windows then "
-                   "advance by the window length minus twice this)")
-      ->check(CLI::NonNegativeNumber);
+  add_window_options(command, &options->window);
   command->add_flag("--batch", options->batch,
                     "Run all files as one padded batch with the checkpoint format's batching "
                     "semantics (default: one at a time)");

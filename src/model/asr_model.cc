@@ -69,10 +69,13 @@ void AsrModel::log_probs_windowed(const float* wav, int64_t samples, int64_t max
   const int64_t vocab = vocab_size();
   log_probs.resize({total, vocab});
   Tensor window;
+  StageTimes times;  // of all the windows
+  times.reset();
   for (int64_t k = 0, first = 0; first < total; ++k) {
     const int64_t start = k * step * grid;
     const bool last = k * step + window_frames >= total;
     this->log_probs(wav + start, last ? samples - start : max_samples, ws, window);
+    times.add(ws.times);
     const int64_t end = last ? total : k * step + window_frames - context;
     if (window.dim(0) != (last ? total - k * step : window_frames))
       throw Error("internal error: a window's frames are off the recording's frame grid");
@@ -80,6 +83,7 @@ void AsrModel::log_probs_windowed(const float* wav, int64_t samples, int64_t max
                 sizeof(float) * (end - first) * vocab);
     first = end;
   }
+  ws.times = times;
 }
 
 std::vector<Tensor> AsrModel::batch_log_probs(const std::vector<std::vector<float>>& wavs,

@@ -39,6 +39,10 @@ class StageTimes {
     last_ = now;
   }
   double seconds(Stage stage) const { return seconds_[static_cast<std::size_t>(stage)]; }
+  // Adds other's seconds stage by stage (the windows of one recording).
+  void add(const StageTimes& other) {
+    for (std::size_t i = 0; i < kStages; ++i) seconds_[i] += other.seconds_[i];
+  }
 
  private:
   using Clock = std::chrono::steady_clock;

@@ -302,6 +302,20 @@ TEST(Bench, SkipBadContinuesAndListsWhatWasSkipped) {
   EXPECT_NE(r.err.find("2 skipped"), std::string::npos);
 }
 
+TEST(Bench, WindowContextThatLeavesNoFrameFailsBeforeAnyWork) {
+  TempDir dir;
+  const std::string json = dir / "run.json";
+  CommandResult r =
+      run_quasr({"bench", "--model", fixture_model("sb_local"), "--data", dir / "absent.jsonl",
+                 "--max-window-seconds", "8", "--window-context-seconds", "4", "--json", json});
+  EXPECT_EQ(r.status, 1);
+  EXPECT_NE(r.err.find("--window-context-seconds 4: a window of --max-window-seconds 8 would "
+                       "keep no frame"),
+            std::string::npos)
+      << r.err;
+  EXPECT_FALSE(std::filesystem::exists(json));
+}
+
 TEST(Bench, UsageErrorsExitWithTwo) {
   EXPECT_EQ(run_quasr({"bench", "--data", "x.jsonl"}).status, 2);  // no --model
   EXPECT_EQ(run_quasr({"bench", "--model", "m", "--data", "x", "--decoder", "beam"}).status, 2);
