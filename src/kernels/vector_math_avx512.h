@@ -57,8 +57,9 @@ __attribute__((target("avx512f,fma"))) inline __m512 exp(__m512 v) {
 // that are rounded to bf16 right after. Below -87 it returns 0.
 __attribute__((target("avx512f,fma"))) inline __m512 exp_nonpositive_coarse(__m512 v) {
   v = _mm512_max_ps(v, _mm512_set1_ps(-87.0f));
-  const __m512 k = _mm512_roundscale_ps(_mm512_mul_ps(v, _mm512_set1_ps(1.44269504088896341f)),
-                                        _MM_FROUND_TO_NEAREST_INT);
+  const __m512 round_to_integer = _mm512_set1_ps(12582912.0f);  // as in exp_split
+  const __m512 k = _mm512_sub_ps(
+      _mm512_fmadd_ps(v, _mm512_set1_ps(1.44269504088896341f), round_to_integer), round_to_integer);
   const __m512 r = _mm512_fnmadd_ps(k, _mm512_set1_ps(0.69314718055994531f), v);
   __m512 p = _mm512_set1_ps(1.0f / 24.0f);
   p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 6.0f));
