@@ -1,6 +1,7 @@
 // The vector kernels around the GEMMs, one thread, data in L1: exact GELU
-// (every FFN1 output and every extractor frame of large) and a LayerNorm row
-// (every transformer row, twice per layer). Reports values per second.
+// (every FFN1 output and every extractor frame of large), a LayerNorm row
+// (every transformer row, twice per layer) and a row's dynamic int8
+// quantization (every int8 linear's input). Reports values per second.
 //
 //   build-*/bench/quasr_elementwise_bench
 #include <benchmark/benchmark.h>
@@ -11,6 +12,7 @@
 #include <omp.h>
 
 #include "kernels/elementwise.h"
+#include "kernels/int8/int8_linear.h"
 
 namespace quasr::kernels {
 namespace {
@@ -49,7 +51,21 @@ void BM_LayerNormRow(benchmark::State& state) {
   report(state, n);
 }
 
+// A dynamic int8 Linear's per-row input quantization (min/max, then the
+// bytes), at the attention projections' and FFN2's widths.
+void BM_QuantizeRow(benchmark::State& state) {
+  const int64_t k = state.range(0);
+  const std::vector<float> w(static_cast<size_t>(32 * k), 0.01f), x = ramp(k, 0.05f);
+  const Int8Weights weights = Int8Weights::quantize(w.data(), 32, k, true);
+  const DynamicInt8Linear linear(weights, nullptr, Activation::kNone);
+  std::vector<uint8_t> q(static_cast<size_t>(k));
+  quant::QuantParams params;
+  for (auto _ : state) linear.quantize_row(x.data(), q.data(), &params);
+  report(state, k);
+}
+
 BENCHMARK(BM_Gelu)->Arg(4096);
+BENCHMARK(BM_QuantizeRow)->Arg(1024)->Arg(4096);
 BENCHMARK(BM_LayerNormRow)->Arg(512)->Arg(1024);
 
 }  // namespace
