@@ -110,15 +110,15 @@ OUT="$SCRATCH/results/$STAMP"
 mkdir -p "$OUT"
 results=()
 for m in $MODELS; do
-  "${TORCH_ENV[@]}" "$PY" "$REPO/tools/compare/torch_rtf.py" --model "$SCRATCH/models/$m" \
-    --clips "$SCRATCH/clips/clips.tsv" --modes "$TORCH_MODES" --threads "$THREADS" \
-    --json "$OUT/torch-$m.json"
-  # The ONNX models (and PyTorch's reference log-probs, ref.json, which the quasr rows are
-  # checked against too) first. The ORT rows are optional: a failure leaves them out.
+  # The ONNX models (and PyTorch's reference log-probs, ref.json, which the PyTorch and quasr
+  # rows are checked against too) first. The ORT rows are optional: a failure leaves them out.
   spec=""
   if [[ -z "$ORT_WHY" ]] && ! spec="$(ort_models "$m")"; then spec=""; fi
   ref=()
   [[ -f "$SCRATCH/onnx/$m/ref.json" ]] && ref=(--ref "$SCRATCH/onnx/$m/ref.json")
+  "${TORCH_ENV[@]}" "$PY" "$REPO/tools/compare/torch_rtf.py" --model "$SCRATCH/models/$m" \
+    --clips "$SCRATCH/clips/clips.tsv" --modes "$TORCH_MODES" --threads "$THREADS" \
+    "${ref[@]}" --json "$OUT/torch-$m.json"
   "$PY" "$REPO/tools/compare/quasr_rtf.py" --quasr "$QUASR" --model "$SCRATCH/models/$m" \
     --clips "$SCRATCH/clips/clips.tsv" --tiny "$SCRATCH/clips/tiny.wav" \
     --work "$OUT/quasr-$m" --modes "$QUASR_MODES" --threads "$THREADS" "${ref[@]}" \

@@ -2,7 +2,8 @@
 """Time the PyTorch reference implementation of a wav2vec2 CTC model folder on a list of clips.
 
     /usr/bin/python3 tools/compare/torch_rtf.py --model DIR --clips MANIFEST.tsv
-        [--modes fp32,dynamic,tutorial] [--threads 2] [--calib N] [--json OUT.json]
+        [--modes fp32,dynamic,tutorial] [--threads 2] [--calib N] [--ref REF.json]
+        [--json OUT.json]
 
 The model is built by tools/reference/wav2vec2_ref.py (the independent re-implementation of
 SpeechBrain EncoderASR / HF Wav2Vec2ForCTC) and its weights are read from the same files quasr
@@ -24,6 +25,10 @@ Modes:
             (QuantStub/DeQuantStub wrapper, default_qconfig, calibration on --calib clips) of
             encoder.wav2vec2.model.feature_extractor and .feature_projection; ctc_lin stays fp32.
 A mode that fails is reported with status "failed" and the error; the others still run.
+
+--ref (export_onnx.py's PyTorch fp32 log-probs of one clip): each mode's log-probs of that clip
+are also compared with them (max / mean |delta log-prob|, argmax agreement), as the quasr and
+ONNX Runtime rows are: what each recipe costs in accuracy, side by side.
 """
 
 import argparse
@@ -38,6 +43,7 @@ import sys
 import time
 import traceback
 
+import numpy as np
 import torch
 import torch.nn as nn
 
@@ -147,7 +153,25 @@ def load_fp32(model_dir):
     return model
 
 
-def run_mode(model_dir, clips, mode, threads, n_calib):
+def compare_with_ref(model, ref_json):
+    """max / mean |delta log-prob| and argmax agreement of the model's log-probs of the
+    reference clip against PyTorch fp32's (raw float32 [frames, vocab] beside ref_json)."""
+    with open(ref_json, encoding="utf-8") as f:
+        ref = json.load(f)
+    want = np.fromfile(os.path.join(os.path.dirname(ref_json), ref["data"]), dtype="<f4")
+    want = want.reshape(ref["frames"], ref["vocab"]).astype(np.float64)
+    with torch.no_grad():
+        out = model(load_clip(ref["clip"]))
+    got = (out[0] if isinstance(out, (tuple, list)) else out).squeeze(0).numpy().astype(np.float64)
+    if got.shape != want.shape:
+        raise RuntimeError("log-probs %s vs reference %s" % (got.shape, want.shape))
+    delta = np.abs(got - want)
+    return {"ref_clip": ref["clip"], "max_abs_dlogprob": float(delta.max()),
+            "mean_abs_dlogprob": float(delta.mean()),
+            "argmax_agree": float((got.argmax(1) == want.argmax(1)).mean())}
+
+
+def run_mode(model_dir, clips, mode, threads, n_calib, ref_json=None):
     """Runs in the child process; returns the mode's result dict."""
     torch.set_num_threads(threads)
     out = {"mode": mode, "status": "ok", "error": None}
@@ -181,6 +205,9 @@ def run_mode(model_dir, clips, mode, threads, n_calib):
                 dt = time.perf_counter() - t
                 dur = wav.shape[1] / SR
                 per_clip.append({"path": path, "audio_s": dur, "encoder_s": dt, "rtf": dt / dur})
+        if ref_json:
+            stage = "reference check"
+            out.update(compare_with_ref(model, ref_json))
     except Exception as e:  # reported, not hidden: the tutorial recipe is expected to break
         out["status"] = "failed"
         out["error"] = "%s: %s: %s" % (stage, type(e).__name__, str(e).splitlines()[0] if str(e) else "")
@@ -207,7 +234,8 @@ def blas_library():
 
 
 def child_main(args):
-    res = run_mode(args.model, read_manifest(args.clips), args.child, args.threads, args.calib)
+    res = run_mode(args.model, read_manifest(args.clips), args.child, args.threads, args.calib,
+                   args.ref)
     res["blas"] = blas_library()
     res["peak_rss_bytes"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
     json.dump(res, sys.stdout)
@@ -220,6 +248,7 @@ def main():
     ap.add_argument("--modes", default="fp32,dynamic,tutorial")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--calib", type=int, default=10, help="calibration clips (tutorial mode)")
+    ap.add_argument("--ref", help="PyTorch fp32 log-probs of one clip (export_onnx.py ref.json)")
     ap.add_argument("--json", help="write the result here (default: stdout)")
     ap.add_argument("--child", help=argparse.SUPPRESS)
     args = ap.parse_args()
@@ -231,7 +260,7 @@ def main():
     for mode in args.modes.split(","):
         cmd = [sys.executable, os.path.abspath(__file__), "--model", args.model, "--clips",
                args.clips, "--threads", str(args.threads), "--calib", str(args.calib),
-               "--child", mode]
+               "--child", mode] + (["--ref", args.ref] if args.ref else [])
         p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         if p.returncode == 0:
             res = json.loads(p.stdout)
