@@ -127,25 +127,16 @@ def time_with_bench(quasr, model, clips_tsv, threads, work, mode, extra):
 
 
 def compare_with_ref(quasr, model, threads, extra, ref_json, work, mode):
-    """max / mean |delta log-prob| and argmax agreement of quasr's log-probs of the reference
-    clip against PyTorch fp32's (raw float32 [frames, vocab] beside ref_json)."""
+    """quasr's log-probs of the reference clip against PyTorch fp32's (reference_check.py)."""
     import numpy as np
-    with open(ref_json, encoding="utf-8") as f:
-        ref = json.load(f)
-    want = np.fromfile(os.path.join(os.path.dirname(ref_json), ref["data"]), dtype="<f4")
-    want = want.reshape(ref["frames"], ref["vocab"]).astype(np.float64)
+    from reference_check import delta_from_reference, load_reference
+    ref, want = load_reference(ref_json)
     npy = os.path.join(work, "ref-logits-%s.npy" % mode)
     cmd = [quasr, "transcribe", "--threads", str(threads), "--model", model, "--logits", npy]
     rc, _, _, err = run_child(cmd + extra + [ref["clip"]])
     if rc != 0:
         raise RuntimeError("%s: exit %d: %s" % (" ".join(cmd), rc, err.strip()[-300:]))
-    got = np.load(npy).astype(np.float64)
-    if got.shape != want.shape:
-        raise RuntimeError("log-probs %s vs reference %s" % (got.shape, want.shape))
-    delta = np.abs(got - want)
-    return {"ref_clip": ref["clip"], "max_abs_dlogprob": float(delta.max()),
-            "mean_abs_dlogprob": float(delta.mean()),
-            "argmax_agree": float((got.argmax(1) == want.argmax(1)).mean())}
+    return delta_from_reference(np.load(npy), ref, want)
 
 
 def time_with_transcribe(quasr, model, clips, tiny, threads, extra):

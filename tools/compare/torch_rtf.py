@@ -43,7 +43,6 @@ import sys
 import time
 import traceback
 
-import numpy as np
 import torch
 import torch.nn as nn
 
@@ -52,6 +51,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(HERE), "reference"))
 sys.path.insert(0, HERE)
 
 from model_folder import load_model_folder  # noqa: E402
+from reference_check import delta_from_reference, load_reference  # noqa: E402
 
 SR = 16000
 
@@ -154,21 +154,12 @@ def load_fp32(model_dir):
 
 
 def compare_with_ref(model, ref_json):
-    """max / mean |delta log-prob| and argmax agreement of the model's log-probs of the
-    reference clip against PyTorch fp32's (raw float32 [frames, vocab] beside ref_json)."""
-    with open(ref_json, encoding="utf-8") as f:
-        ref = json.load(f)
-    want = np.fromfile(os.path.join(os.path.dirname(ref_json), ref["data"]), dtype="<f4")
-    want = want.reshape(ref["frames"], ref["vocab"]).astype(np.float64)
+    """The model's log-probs of the reference clip against PyTorch fp32's (reference_check.py)."""
+    ref, want = load_reference(ref_json)
     with torch.no_grad():
         out = model(load_clip(ref["clip"]))
-    got = (out[0] if isinstance(out, (tuple, list)) else out).squeeze(0).numpy().astype(np.float64)
-    if got.shape != want.shape:
-        raise RuntimeError("log-probs %s vs reference %s" % (got.shape, want.shape))
-    delta = np.abs(got - want)
-    return {"ref_clip": ref["clip"], "max_abs_dlogprob": float(delta.max()),
-            "mean_abs_dlogprob": float(delta.mean()),
-            "argmax_agree": float((got.argmax(1) == want.argmax(1)).mean())}
+    got = (out[0] if isinstance(out, (tuple, list)) else out).squeeze(0).numpy()
+    return delta_from_reference(got, ref, want)
 
 
 def run_mode(model_dir, clips, mode, threads, n_calib, ref_json=None):
