@@ -69,8 +69,7 @@ void AsrModel::log_probs_windowed(const float* wav, int64_t samples, int64_t max
   const int64_t vocab = vocab_size();
   log_probs.resize({total, vocab});
   Tensor window;
-  StageTimes times;  // of all the windows
-  times.reset();
+  StageTimes times;  // of all the windows (starts at zero)
   for (int64_t k = 0, first = 0; first < total; ++k) {
     const int64_t start = k * step * grid;
     const bool last = k * step + window_frames >= total;
