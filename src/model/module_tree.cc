@@ -179,6 +179,9 @@ class Bf16x3Conv : public Conv1dBackend {
     }
   }
   void run(const float* x, int64_t t_in, float* y) const override;
+  // The in-place product keeps its packed rows per thread; the grouped path
+  // shares one copy of the input between its threads.
+  bool runs_concurrently() const override { return shape_.groups == 1 && shape_.padding == 0; }
 
  private:
   kernels::Conv1dShape shape_;
@@ -218,6 +221,7 @@ class F32SingleChannelConv : public Conv1dBackend {
     kernel_.run(x, t_in, y, row_done);
     return true;
   }
+  bool runs_concurrently() const override { return true; }
 
  private:
   kernels::SingleChannelConv1d kernel_;
@@ -303,6 +307,10 @@ void Linear::install_backend(const BuildContext& ctx, LinearSource source) {
 const kernels::StaticInt8Conv1d* Conv1d::static_int8() const {
   if (leaf_->observed() || !leaf_->backend()) return nullptr;
   return leaf_->backend()->static_int8();
+}
+
+bool Conv1d::runs_concurrently() const {
+  return !leaf_->observed() && leaf_->backend() && leaf_->backend()->runs_concurrently();
 }
 
 Conv1d::Conv1d(const BuildContext& ctx, const std::string& path, const kernels::Conv1dShape& shape,

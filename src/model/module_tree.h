@@ -133,6 +133,10 @@ class Conv1dBackend {
   }
   // The kernel, where it is static int8; else null.
   virtual const kernels::StaticInt8Conv1d* static_int8() const { return nullptr; }
+  // Whether run() may be called from several threads at once inside one
+  // parallel region: no oneDNN primitive (oneDNN's shared scratchpad wants
+  // each primitive run on the thread that created it), no shared cache.
+  virtual bool runs_concurrently() const { return false; }
 };
 
 using InputObserver = std::function<void(const float* x, int64_t count)>;
@@ -284,6 +288,9 @@ class Conv1d {
   // Null unless the backend is static int8 and no calibration observer
   // watches the input.
   const kernels::StaticInt8Conv1d* static_int8() const;
+  // Whether forward may run on several threads at once (see
+  // Conv1dBackend::runs_concurrently); never while an observer watches.
+  bool runs_concurrently() const;
 
  private:
   std::unique_ptr<Conv1dLeaf> leaf_;

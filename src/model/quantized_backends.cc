@@ -40,6 +40,7 @@ class StaticConvBackend : public KernelBackend<Conv1dBackend, kernels::StaticInt
  public:
   using KernelBackend::KernelBackend;
   const kernels::StaticInt8Conv1d* static_int8() const override { return kernel_.get(); }
+  bool runs_concurrently() const override { return kernel_->runs_concurrently(); }
   bool run_handing_rows(const float* x, int64_t t_in, float* y,
                         kernels::RowSink row_done) const override {
     kernel_->run(x, t_in, y, row_done);

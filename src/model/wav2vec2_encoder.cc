@@ -1,6 +1,7 @@
 #include "model/wav2vec2_encoder.h"
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
@@ -23,6 +24,8 @@ namespace {
 // Hugging Face hard-codes this epsilon for the extractor norms (not layer_norm_eps).
 constexpr float kExtractorNormEps = 1e-5f;
 constexpr int64_t kFrameBucket = 32;
+// Output frames per extractor chunk (see extract_features_in_chunks).
+constexpr int64_t kExtractorChunkFrames = 32;
 
 std::string layer_path(const char* container, int index) {
   return std::string(container) + "." + std::to_string(index);
@@ -64,10 +67,10 @@ const kernels::StaticInt8Conv1d* ConvLayer::quantized_input() const {
   return conv && conv->takes_quantized_rows() && norm_ != Norm::kGroup ? conv : nullptr;
 }
 
-void ConvLayer::forward(const Tensor& x, const uint8_t* x_u8, Tensor& y,
+void ConvLayer::forward(const float* x, int64_t t_in, const uint8_t* x_u8, Tensor& y,
                         const kernels::StaticInt8Conv1d* consumer, uint8_t* y_u8) const {
   const kernels::Conv1dShape& shape = conv_->shape();
-  const int64_t t_in = x.dim(0), frames = shape.output_length(t_in);
+  const int64_t frames = shape.output_length(t_in);
   const int64_t channels = shape.out_channels;
   y.resize({frames, channels});
   // When only the next conv's quantized input is kept, each frame stays in
@@ -93,15 +96,14 @@ void ConvLayer::forward(const Tensor& x, const uint8_t* x_u8, Tensor& y,
   if (norm_ == Norm::kGroup) {
     // Its statistics span all frames (a pass of their own); the affine map
     // and GELU then go frame by frame and finish each frame too.
-    conv_->forward(x.data(), t_in, out);
+    conv_->forward(x, t_in, out);
     kernels::group_norm_gelu_channels(out, frames, channels, norm_weight_.data(), norm_bias_.data(),
                                       kExtractorNormEps, consumer ? finish : kernels::RowSink());
     return;
   }
   // Each frame finished by the conv's own epilogue, in cache (without a norm
   // or a consumer there is nothing left to do).
-  conv_->forward(x.data(), t_in, out,
-                 norm_ == Norm::kLayer || consumer ? finish : kernels::RowSink());
+  conv_->forward(x, t_in, out, norm_ == Norm::kLayer || consumer ? finish : kernels::RowSink());
 }
 
 namespace {
@@ -460,26 +462,110 @@ void Wav2Vec2Encoder::set_attention_precision(kernels::AttentionPrecision precis
   for (TransformerLayer& layer : layers_) layer.set_attention_precision(precision);
 }
 
+int64_t Wav2Vec2Encoder::frame_step_samples() const {
+  int64_t step = 1;
+  for (const ConvLayer& layer : conv_layers_) step *= layer.shape().stride;
+  return step;
+}
+
+int64_t Wav2Vec2Encoder::receptive_samples(int64_t frames) const {
+  int64_t needed = frames;
+  for (auto layer = conv_layers_.rbegin(); layer != conv_layers_.rend(); ++layer)
+    needed = (needed - 1) * layer->shape().stride + layer->shape().kernel;
+  return needed;
+}
+
+void Wav2Vec2Encoder::extract_features(const float* wav, int64_t samples, Workspace& ws,
+                                       Tensor& out) const {
+  if (extract_features_in_chunks(wav, samples, ws, out)) return;
+  // Layers alternate between out and ws.pong, the last one writing out.
+  Tensor* outputs[2] = {&out, &ws.pong};
+  const size_t layers = conv_layers_.size();
+  const float* x = wav;
+  int64_t t_in = samples;
+  // Between static int8 convs the frames go as u8: each layer's epilogue
+  // quantizes its output for the next, with no float pass in between.
+  const uint8_t* x_u8 = nullptr;
+  for (size_t i = 0; i < layers; ++i) {
+    const ConvLayer& layer = conv_layers_[i];
+    const kernels::StaticInt8Conv1d* consumer =
+        i + 1 < layers ? conv_layers_[i + 1].quantized_input() : nullptr;
+    uint8_t* next_u8 =
+        consumer ? grow(ws.conv_u8[i % 2], layer.output_frames(t_in) * layer.out_channels())
+                 : nullptr;
+    Tensor& y = *outputs[(layers - 1 - i) % 2];
+    layer.forward(x, t_in, x_u8, y, consumer, next_u8);
+    x = y.data();
+    t_in = y.dim(0);
+    x_u8 = next_u8;
+  }
+}
+
+// Run whole, each layer's output frames (u8, 512 channels at 3200 frames/s
+// for the first) went out to memory and came back for the next layer: for a
+// 10 s clip 16 MB from the first alone. A chunk of kExtractorChunkFrames
+// output frames keeps every layer's frames in L2 (the first layer's ~1 MB),
+// at the cost of recomputing the receptive fields' overlap (0.7 %). Each
+// frame is computed exactly as in the whole run.
+bool Wav2Vec2Encoder::extracts_in_chunks() const {
+  const char* setting = std::getenv("QUASR_EXTRACTOR_CHUNKS");
+  if ((setting && std::string(setting) == "0") || conv_layers_.empty()) return false;
+  for (const ConvLayer& layer : conv_layers_)
+    if (!layer.runs_in_chunks()) return false;
+  return true;
+}
+
+bool Wav2Vec2Encoder::extract_features_in_chunks(const float* wav, int64_t samples, Workspace& ws,
+                                                 Tensor& out) const {
+  if (!extracts_in_chunks()) return false;
+  const char* setting = std::getenv("QUASR_EXTRACTOR_CHUNKS");
+  int64_t frames = samples;
+  for (const ConvLayer& layer : conv_layers_)
+    frames = std::max<int64_t>(0, layer.output_frames(frames));
+  const int64_t channels = conv_layers_.back().out_channels();
+  out.resize({frames, channels});
+  if (frames == 0) return true;
+  const int64_t chunk_limit = setting ? std::max(1, std::atoi(setting)) : kExtractorChunkFrames;
+  const int64_t chunks = (frames + chunk_limit - 1) / chunk_limit;
+  const int threads = omp_get_max_threads();
+  if (static_cast<int64_t>(ws.extractor_chunks.size()) < threads)
+    ws.extractor_chunks.resize(static_cast<size_t>(threads));
+  const int64_t step = frame_step_samples();
+  std::atomic<int64_t> next_chunk{0};
+#pragma omp parallel num_threads(threads)
+  {
+    Workspace::ExtractorChunk& buffers = ws.extractor_chunks[omp_get_thread_num()];
+    // Equal chunks, handed out in order to whichever thread asks first.
+    for (int64_t c; (c = next_chunk.fetch_add(1, std::memory_order_relaxed)) < chunks;) {
+      const int64_t first = c * frames / chunks, count = (c + 1) * frames / chunks - first;
+      const float* x = wav + first * step;
+      int64_t t_in = receptive_samples(count);
+      const uint8_t* x_u8 = nullptr;
+      int flip = 0;
+      for (size_t i = 0; i < conv_layers_.size(); ++i) {
+        const ConvLayer& layer = conv_layers_[i];
+        const kernels::StaticInt8Conv1d* consumer =
+            i + 1 < conv_layers_.size() ? conv_layers_[i + 1].quantized_input() : nullptr;
+        uint8_t* next_u8 =
+            consumer ? grow(buffers.u8[i % 2], layer.output_frames(t_in) * layer.out_channels())
+                     : nullptr;
+        Tensor& y = buffers.frames[flip];
+        layer.forward(x, t_in, x_u8, y, consumer, next_u8);
+        x = y.data();
+        t_in = y.dim(0);
+        x_u8 = next_u8;
+        flip ^= 1;
+      }
+      std::memcpy(out.data() + first * channels, x, sizeof(float) * count * channels);
+    }
+  }
+  return true;
+}
+
 int64_t Wav2Vec2Encoder::forward(const float* wav, int64_t samples, Workspace& ws,
                                  Tensor& hidden) const {
   Tensor* current = &ws.ping;
-  Tensor* next = &ws.pong;
-  current->resize({samples, 1});
-  std::memcpy(current->data(), wav, sizeof(float) * samples);
-  // Between static int8 convs the frames go as u8: each layer's epilogue
-  // quantizes its output for the next, with no float pass in between.
-  const uint8_t* current_u8 = nullptr;
-  for (size_t i = 0; i < conv_layers_.size(); ++i) {
-    const ConvLayer& layer = conv_layers_[i];
-    const kernels::StaticInt8Conv1d* consumer =
-        i + 1 < conv_layers_.size() ? conv_layers_[i + 1].quantized_input() : nullptr;
-    uint8_t* next_u8 = consumer ? grow(ws.conv_u8[i % 2],
-                                       layer.output_frames(current->dim(0)) * layer.out_channels())
-                                : nullptr;
-    layer.forward(*current, current_u8, *next, consumer, next_u8);
-    std::swap(current, next);
-    current_u8 = next_u8;
-  }
+  extract_features(wav, samples, ws, *current);
   ws.times.mark(Stage::kCnn);
   const int64_t frames = current->dim(0);
   if (frames == 0) {

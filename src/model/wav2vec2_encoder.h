@@ -47,7 +47,14 @@ struct Workspace {
   const void* input_prepared_for = nullptr;
   // Extractor frames quantized by one conv layer for the next (static int8).
   std::vector<uint8_t> conv_u8[2];
-  StageTimes times;  // of the latest forward
+  // One thread's frames and quantized frames when the extractor runs in
+  // chunks of time (Wav2Vec2Encoder::extract_features_in_chunks).
+  struct ExtractorChunk {
+    Tensor frames[2];
+    std::vector<uint8_t> u8[2];
+  };
+  std::vector<ExtractorChunk> extractor_chunks;  // one per thread
+  StageTimes times;                              // of the latest forward
 };
 
 class ConvLayer {
@@ -58,13 +65,19 @@ class ConvLayer {
   // quantized_input) and x's floats are not read. With `consumer` (the next
   // layer's quantized_input), every finished output frame is also quantized
   // for it into y_u8 [t_out, c_out], in the same pass.
-  void forward(const Tensor& x, const uint8_t* x_u8, Tensor& y,
+  void forward(const float* x, int64_t t_in, const uint8_t* x_u8, Tensor& y,
                const kernels::StaticInt8Conv1d* consumer, uint8_t* y_u8) const;
+  // Whether chunks of frames can go through this layer on several threads
+  // at once: each output frame depends on its receptive field alone (no
+  // GroupNorm, whose statistics span the whole utterance) and the conv's
+  // kernel runs concurrently.
+  bool runs_in_chunks() const { return norm_ != Norm::kGroup && conv_->runs_concurrently(); }
   // This layer's static int8 conv when it can take input frames quantized by
   // the previous layer; else null.
   const kernels::StaticInt8Conv1d* quantized_input() const;
   int64_t output_frames(int64_t t_in) const { return conv_->shape().output_length(t_in); }
   int64_t out_channels() const { return conv_->shape().out_channels; }
+  const kernels::Conv1dShape& shape() const { return conv_->shape(); }
 
  private:
   enum class Norm { kNone, kGroup, kLayer };
@@ -188,6 +201,10 @@ class Wav2Vec2Encoder {
   // row on AMX, bf16 attention on AMX, 2+ threads with 64+ rows each, and
   // QUASR_ROW_SHARES not 0 (which keeps one parallel region per kernel).
   bool shares_rows(int64_t padded) const;
+  // Whether forward runs the feature extractor in chunks of output frames on
+  // every thread (see extract_features_in_chunks): every conv layer can and
+  // QUASR_EXTRACTOR_CHUNKS is not 0 (a number there sets the chunk size).
+  bool extracts_in_chunks() const;
 
  private:
   Wav2Vec2Config config_;
@@ -198,6 +215,18 @@ class Wav2Vec2Encoder {
   PositionalConv positional_conv_;
   std::unique_ptr<LayerNorm> encoder_norm_;
   std::vector<TransformerLayer> layers_;
+
+  // The extractor's output frames [frames, conv_dim.back()] for wav.
+  void extract_features(const float* wav, int64_t samples, Workspace& ws, Tensor& out) const;
+  // The same, each thread taking chunks of output frames through every conv
+  // layer in turn, where every layer can (ConvLayer::runs_in_chunks); false
+  // (nothing run) otherwise.
+  bool extract_features_in_chunks(const float* wav, int64_t samples, Workspace& ws,
+                                  Tensor& out) const;
+  // Input samples the extractor needs for `frames` output frames, and the
+  // samples between consecutive output frames.
+  int64_t receptive_samples(int64_t frames) const;
+  int64_t frame_step_samples() const;
 
   // The transformer layers in one parallel region, each thread on its own
   // rows (RowShare), where every layer can; false (nothing run) otherwise.

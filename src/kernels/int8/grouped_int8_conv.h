@@ -51,6 +51,8 @@ class GroupedInt8Conv {
   void run(const uint8_t* q, int64_t t_in, const EpilogueRow& epilogue, IsaLevel isa, float* y,
            RowSink row_done = {}) const;
   std::string implementation() const;
+  // Whether every group runs on quasr's AMX kernel (no oneDNN primitive).
+  bool on_amx() const { return amx_ || !amx_groups_.empty(); }
 
  private:
   // Output frames [first, first + frames) of one group; y_block holds the

@@ -184,6 +184,10 @@ void StaticInt8Conv1d::run(const float* x, int64_t t_in, float* y, RowSink row_d
   if (!whole_rows) hand_rows(row_done, y, t_out, s.out_channels);
 }
 
+bool StaticInt8Conv1d::runs_concurrently() const {
+  return single_channel_ || (grouped_ && grouped_->on_amx());
+}
+
 bool StaticInt8Conv1d::takes_quantized_rows() const {
   return grouped_ && shape_.groups == 1 && shape_.padding == 0;
 }

@@ -71,6 +71,9 @@ class StaticInt8Conv1d {
   // Whether run (and run_quantized) take a null y with a row_done.
   bool rows_without_output() const { return single_channel_ || takes_quantized_rows(); }
 
+  // Whether run and run_quantized may be called from several threads at
+  // once inside one parallel region (quasr's own kernels, not oneDNN's).
+  bool runs_concurrently() const;
   const Conv1dShape& shape() const { return shape_; }
   quant::QuantParams input_params() const { return input_; }
   quant::QuantRange input_range() const { return range_; }
