@@ -397,7 +397,19 @@ __attribute__((target("avx512f,avx512bw,avx512vl,fma,avx512bf16"))) float exp_ro
   const __m512 scales = _mm512_set1_ps(scale);
   const __m512 offset = _mm512_set1_ps(row_max_avx512(x, valid) * scale);
   __m512 totals[2] = {_mm512_setzero_ps(), _mm512_setzero_ps()};
-  for (int64_t c = 0; c < valid; c += 16) {
+  // 32 keys a step without masks, one conversion and one store for both
+  // halves (the masked loop's two tail masks per 16 keys cost a fifth of it).
+  int64_t c = 0;
+  for (; c + 32 <= valid; c += 32) {
+    const __m512 even =
+        avx512::exp_nonpositive_coarse(_mm512_fmsub_ps(_mm512_loadu_ps(x + c), scales, offset));
+    const __m512 odd = avx512::exp_nonpositive_coarse(
+        _mm512_fmsub_ps(_mm512_loadu_ps(x + c + 16), scales, offset));
+    totals[0] = _mm512_add_ps(totals[0], even);
+    totals[1] = _mm512_add_ps(totals[1], odd);
+    _mm512_storeu_si512(out + c, reinterpret_cast<__m512i>(_mm512_cvtne2ps_pbh(odd, even)));
+  }
+  for (; c < valid; c += 16) {
     const __mmask16 m = avx512::tail_mask(valid - c);
     const __m512 e = avx512::exp_nonpositive_coarse(
         _mm512_fmsub_ps(_mm512_maskz_loadu_ps(m, x + c), scales, offset));
@@ -407,7 +419,7 @@ __attribute__((target("avx512f,avx512bw,avx512vl,fma,avx512bf16"))) float exp_ro
     _mm256_mask_storeu_epi16(out + c, avx512::tail_mask(cols - c),
                              avx512::to_bf16_native(_mm512_maskz_mov_ps(m, e)));
   }
-  for (int64_t c = (valid + 15) / 16 * 16; c < cols; c += 16)
+  for (c = (valid + 15) / 16 * 16; c < cols; c += 16)
     _mm256_mask_storeu_epi16(out + c, avx512::tail_mask(cols - c), _mm256_setzero_si256());
   return 1.0f / _mm512_reduce_add_ps(_mm512_add_ps(totals[0], totals[1]));
 }
