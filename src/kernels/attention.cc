@@ -227,6 +227,12 @@ void Bf16AttentionInput::write_frame(int64_t t, const float* q, const float* k,
   frame_to_bf16_blocks(v, t, frames_, frames_, heads_, head_dim_, v_heads_);
 }
 
+void Bf16AttentionInput::write_block(int64_t t0, int64_t rows, int part, int64_t column,
+                                     int64_t cols, const float* values, int64_t ld) const {
+  if (!amx_) throw Error("Bf16AttentionInput::write_block needs the AMX kernel");
+  amx_->write_block(t0, rows, part, column, cols, values, ld);
+}
+
 bool Bf16AttentionInput::runs_on_amx(int64_t head_dim) {
   return AmxAttentionInput::available() && AmxAttentionInput::supports(head_dim);
 }

@@ -39,6 +39,9 @@ class Bf16AttentionInput {
   // Frame t of q, k and v (heads * head_dim floats each); distinct frames
   // may be written from different threads.
   void write_frame(int64_t t, const float* q, const float* k, const float* v) const;
+  // AMX kernel only (runs_on_amx): AmxAttentionInput::write_block.
+  void write_block(int64_t t0, int64_t rows, int part, int64_t column, int64_t cols,
+                   const float* values, int64_t ld) const;
   // self_attention's result (out as there) once every frame is written.
   void attend(int64_t valid_frames, float scale, float* out, int64_t ld_out) const;
   // Whether inputs of this head size run on the AMX kernel, which has

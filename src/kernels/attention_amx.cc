@@ -217,6 +217,33 @@ __attribute__((target("avx512f,avx512bw,avx512vl,avx512bf16"))) void AmxAttentio
   }
 }
 
+__attribute__((target("avx512f,avx512bw,avx512vl,avx512bf16"))) void AmxAttentionInput::write_block(
+    int64_t t0, int64_t rows, int part, int64_t column, int64_t cols, const float* values,
+    int64_t ld) const {
+  const Geometry g{heads_, head_dim_, query_rows_, key_rows_};
+  for (int64_t c = 0; c < cols; c += 16) {
+    const int64_t h = (column + c) / head_dim_, d = (column + c) % head_dim_;
+    for (int64_t r = 0; r < rows; ++r) {
+      const int64_t t = t0 + r;
+      const __m256i bf16 = avx512::to_bf16_native(_mm512_loadu_ps(values + r * ld + c));
+      if (part == 0) {
+        _mm256_storeu_si256(reinterpret_cast<__m256i*>(q_ + (h * query_rows_ + t) * head_dim_ + d),
+                            bf16);
+      } else if (part == 1) {
+        _mm256_storeu_si256(
+            reinterpret_cast<__m256i*>(k_rows_ + (h * key_rows_ + t) * head_dim_ + d), bf16);
+      } else {
+        // As write_frame: this key's half of each (key pair, dim) dword.
+        const int64_t odd = t % 2;
+        __m512i words = _mm512_cvtepu16_epi32(bf16);
+        if (odd) words = _mm512_slli_epi32(words, 16);
+        _mm512_mask_storeu_epi16(v_ + g.v_tile(h, t / kKeyBlock, d / 16) + t % kKeyBlock / 2 * 32,
+                                 odd ? 0xAAAAAAAAu : 0x55555555u, words);
+      }
+    }
+  }
+}
+
 void AmxAttentionInput::attend(int64_t valid, float scale, float* out, int64_t ld_out) const {
   if (frames_ == 0) return;
   const Geometry g{heads_, head_dim_, query_rows_, key_rows_};

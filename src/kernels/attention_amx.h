@@ -34,6 +34,12 @@ class AmxAttentionInput {
   // Frame t of q, k and v (heads * head_dim floats each); distinct frames
   // may be written from different threads.
   void write_frame(int64_t t, const float* q, const float* k, const float* v) const;
+  // Frames [t0, t0 + rows) of columns [column, column + cols) of q (part 0),
+  // k (1) or v (2): values[r * ld + c] is column + c of frame t0 + r; column
+  // and cols whole multiples of 16. For a producer that finishes its output
+  // a block of rows and columns at a time.
+  void write_block(int64_t t0, int64_t rows, int part, int64_t column, int64_t cols,
+                   const float* values, int64_t ld) const;
   // out[t, h * head_dim + j] for every frame once all are written; keys at
   // index >= valid (1 <= valid <= frames) get probability 0.
   void attend(int64_t valid, float scale, float* out, int64_t ld_out) const;

@@ -350,7 +350,19 @@ void TransformerLayer::int8_attention_block(const Int8Step& step, bool input_pre
     });
   }
   mark(Stage::kNormResidual);
-  if (stable_ || input_prepared || step.share) {
+  if (step.share) {
+    // Each finished block of q, k or v goes straight into the attention's
+    // bf16 operands: no float q/k/v rows (12 KiB a frame in large) go out to
+    // memory and come back for a conversion pass.
+    auto to_attention = [&](const float* values, int64_t ld, int64_t row0, int64_t rows,
+                            int64_t col0, int64_t cols) {
+      const int part = col0 >= qkv_proj_.offset(2) ? 2 : col0 >= qkv_proj_.offset(1) ? 1 : 0;
+      bf16->write_block(row0, rows, part, col0 - qkv_proj_.offset(static_cast<size_t>(part)), cols,
+                        values, ld);
+    };
+    linears.qkv->run_quantized_rows_to_blocks(input_u8, input_params, step.share->first,
+                                              step.share->count, to_attention);
+  } else if (stable_ || input_prepared) {
     run_linear(step, *linears.qkv, input_u8, input_params, ws.qkv.data(), qkv_proj_.out_features(),
                qkv_done);
   } else {

@@ -201,6 +201,24 @@ void DynamicInt8Linear::run_quantized_rows(const uint8_t* q, const quant::QuantP
   multiply_block_amx(q, params, first + count, y, y_row_stride, row_done, &own);
 }
 
+void DynamicInt8Linear::run_quantized_rows_to_blocks(const uint8_t* q,
+                                                     const quant::QuantParams* params,
+                                                     int64_t first, int64_t count,
+                                                     BlockSink block_done) const {
+  if (!runs_rows_on_this_thread())
+    throw Error("DynamicInt8Linear::run_quantized_rows_to_blocks needs per-row activations on AMX");
+  constexpr int64_t kBlock = int8_detail::kAmxBlock;
+  const int8_detail::EpilogueRow epilogue = column_epilogue();
+  alignas(64) float values[kBlock * kBlock];
+  auto dequantize = [&](const int32_t* acc, int64_t row0, int64_t rows, int64_t col0) {
+    const int64_t cols = std::min(kBlock, n_ - col0);
+    int8_detail::dequantize_block(acc, rows, cols, params + row0, 1, epilogue.from_column(col0),
+                                  values, kBlock, isa_);
+    block_done(values, kBlock, row0, rows, col0, cols);
+  };
+  amx_->run_rows_on_this_thread(q + first * k_, count, k_, first, dequantize);
+}
+
 void DynamicInt8Linear::run(const float* x, int64_t m, int64_t x_row_stride, float* y,
                             int64_t y_row_stride, RowSink row_done) const {
   if (m <= 0) return;

@@ -101,6 +101,15 @@ class DynamicInt8Linear {
   // barrier between them.
   void run_quantized_rows(const uint8_t* q, const quant::QuantParams* params, int64_t first,
                           int64_t count, float* y, int64_t y_row_stride, RowSink row_done) const;
+  // A finished block of the output: values[r * ld + c] is row row0 + r,
+  // column col0 + c (up to 32 rows and 32 columns).
+  using BlockSink = FunctionRef<void(const float* values, int64_t ld, int64_t row0, int64_t rows,
+                                     int64_t col0, int64_t cols)>;
+  // run_quantized_rows with every dequantized block handed to block_done
+  // (from a per-thread buffer, on the calling thread) instead of written to
+  // an output array: for a consumer that lays the output out its own way.
+  void run_quantized_rows_to_blocks(const uint8_t* q, const quant::QuantParams* params,
+                                    int64_t first, int64_t count, BlockSink block_done) const;
 
   int64_t in_features() const { return k_; }
   int64_t out_features() const { return n_; }
