@@ -2,6 +2,7 @@
 // on every ISA level this CPU has, with tails of every length.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <vector>
@@ -56,6 +57,44 @@ TEST(Int8RowOps, QuantizeRowIdenticalOnEveryIsa) {
     if (k > 3) {
       EXPECT_EQ(quant::quantize_value(0.25f, 2.0f, 60, quant::u8_range(false)), 60);  // 60.5 -> 60
       EXPECT_EQ(quant::quantize_value(0.75f, 2.0f, 60, quant::u8_range(false)), 62);  // 61.5 -> 62
+    }
+  }
+}
+
+// A row quantized with parameters from its own min and max, as the dynamic
+// linears do: the clamp-free path gives the clamped path's bytes, values at
+// both ends of the range (which round one step outside it) included.
+TEST(Int8RowOps, OwnRangeQuantizeIdenticalOnEveryIsa) {
+  for (int64_t k : {1, 15, 16, 17, 64, 100, 129, 1024, 4096}) {
+    for (uint32_t seed : {1u, 2u, 3u}) {
+      std::vector<float> x = testing::random_vector(k, seed * 97 + k, -3.0f, 7.0f);
+      if (seed == 2)  // all one sign, a range fbgemm widens below its smallest scale
+        for (float& v : x) v = std::fabs(v) * 1e-6f;
+      if (seed == 3 && k > 2) x[k / 2] = NAN;  // ignored by the min and max, quantized to 0
+      for (bool reduce : {false, true}) {
+        const quant::QuantRange range = quant::u8_range(reduce);
+        float lo, hi;
+        int8_detail::row_min_max(x.data(), k, &lo, &hi, IsaLevel::kRef);
+        const quant::QuantParams p = quant::choose_dynamic_fbgemm(lo, hi, range);
+        const float inv = quant::inverse_scale(p.scale);
+        std::vector<uint8_t> expected(k);
+        int8_detail::quantize_row_u8(x.data(), k, inv, p.zero_point, range, expected.data(),
+                                     IsaLevel::kRef);
+        for (IsaLevel isa : levels_here()) {
+          std::vector<uint8_t> q(k + 1, 0xAB);
+          int8_detail::quantize_own_range_row_u8(x.data(), k, inv, p.zero_point, range, q.data(),
+                                                 isa);
+          for (int64_t i = 0; i < k; ++i)
+            ASSERT_EQ(q[i], expected[i])
+                << "k " << k << " seed " << seed << " i " << i << " isa " << isa_name(isa);
+          EXPECT_EQ(q[k], 0xAB) << "wrote past the row, isa " << isa_name(isa);
+        }
+        // The row's largest value maps to the top of the range (where fbgemm
+        // does not widen it), the one that rounds one step past it.
+        if (seed != 2 && k > 1) {
+          EXPECT_EQ(*std::max_element(expected.begin(), expected.end()), range.qmax);
+        }
+      }
     }
   }
 }

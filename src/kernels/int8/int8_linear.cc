@@ -118,8 +118,8 @@ void DynamicInt8Linear::quantize_row(const float* x, uint8_t* q, quant::QuantPar
   float lo, hi;
   int8_detail::row_min_max(x, k_, &lo, &hi, isa_);
   *params = quant::choose_dynamic_fbgemm(lo, hi, range_);
-  int8_detail::quantize_row_u8(x, k_, quant::inverse_scale(params->scale), params->zero_point,
-                               range_, q, isa_);
+  int8_detail::quantize_own_range_row_u8(x, k_, quant::inverse_scale(params->scale),
+                                         params->zero_point, range_, q, isa_);
 }
 
 void DynamicInt8Linear::run_block(const float* x, int64_t m, int64_t x_row_stride, float* y,

@@ -92,12 +92,17 @@ void quantize_scalar(const float* x, int64_t k, float inv, int32_t zp, quant::Qu
   }
 }
 
+template <bool kClamp>
 __attribute__((target("avx512f,fma"))) inline __m512i quantize16(__m512 x, __m512 inv, __m512 zp,
                                                                  __m512 lo, __m512 hi) {
-  const __m512 v = _mm512_min_ps(_mm512_max_ps(_mm512_fmadd_ps(x, inv, zp), lo), hi);
+  __m512 v = _mm512_fmadd_ps(x, inv, zp);
+  if constexpr (kClamp) v = _mm512_min_ps(_mm512_max_ps(v, lo), hi);
   return _mm512_cvt_roundps_epi32(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
 }
 
+// kClamp false: the main loop leaves the clamp to the saturating packs (see
+// quantize_own_range_row_u8); the tail, converted by truncation, clamps.
+template <bool kClamp>
 __attribute__((target("avx512f,avx512bw,avx512vl,fma"))) void quantize_avx512(
     const float* x, int64_t k, float inv, int32_t zp, quant::QuantRange range, uint8_t* q) {
   const __m512 inv_v = _mm512_set1_ps(inv);
@@ -115,14 +120,14 @@ __attribute__((target("avx512f,avx512bw,avx512vl,fma"))) void quantize_avx512(
   for (; i + 64 <= k; i += 64) {
     __m512i w[4];
     for (int j = 0; j < 4; ++j)
-      w[j] = quantize16(_mm512_loadu_ps(x + i + 16 * j), inv_v, zp_v, lo, hi);
+      w[j] = quantize16<kClamp>(_mm512_loadu_ps(x + i + 16 * j), inv_v, zp_v, lo, hi);
     const __m512i bytes =
         _mm512_packus_epi16(_mm512_packs_epi32(w[0], w[1]), _mm512_packs_epi32(w[2], w[3]));
     _mm512_storeu_si512(q + i, _mm512_permutexvar_epi32(order, bytes));
   }
   for (; i < k; i += 16) {
     const __mmask16 mask = avx512::tail_mask(k - i);
-    const __m512i w = quantize16(_mm512_maskz_loadu_ps(mask, x + i), inv_v, zp_v, lo, hi);
+    const __m512i w = quantize16<true>(_mm512_maskz_loadu_ps(mask, x + i), inv_v, zp_v, lo, hi);
     _mm_mask_storeu_epi8(q + i, mask, _mm512_cvtepi32_epi8(w));
   }
 }
@@ -160,9 +165,16 @@ void row_min_max(const float* x, int64_t k, float* min, float* max, IsaLevel isa
 
 void quantize_row_u8(const float* x, int64_t k, float inv_scale, int32_t zero_point,
                      quant::QuantRange range, uint8_t* q, IsaLevel isa) {
-  if (isa >= IsaLevel::kAvx512) return quantize_avx512(x, k, inv_scale, zero_point, range, q);
+  if (isa >= IsaLevel::kAvx512) return quantize_avx512<true>(x, k, inv_scale, zero_point, range, q);
   if (isa == IsaLevel::kAvx2) return quantize_avx2(x, k, inv_scale, zero_point, range, q);
   quantize_scalar(x, k, inv_scale, zero_point, range, q);
+}
+
+void quantize_own_range_row_u8(const float* x, int64_t k, float inv_scale, int32_t zero_point,
+                               quant::QuantRange range, uint8_t* q, IsaLevel isa) {
+  if (isa >= IsaLevel::kAvx512 && range.qmin == 0 && range.qmax == 255)
+    return quantize_avx512<false>(x, k, inv_scale, zero_point, range, q);
+  quantize_row_u8(x, k, inv_scale, zero_point, range, q, isa);
 }
 
 }  // namespace quasr::kernels::int8_detail

@@ -21,5 +21,11 @@ void row_min_max(const float* x, int64_t k, float* min, float* max, IsaLevel isa
 // q[i] = quantize(x[i]) for i < k.
 void quantize_row_u8(const float* x, int64_t k, float inv_scale, int32_t zero_point,
                      quant::QuantRange range, uint8_t* q, IsaLevel isa);
+// The same for a row whose parameters came from its own min and max
+// (choose_dynamic_fbgemm): every value then lands within one step of the
+// range, and with the full 0..255 range the saturating packs to bytes clamp
+// it as the float clamp would. Same bytes, two instructions fewer per 16.
+void quantize_own_range_row_u8(const float* x, int64_t k, float inv_scale, int32_t zero_point,
+                               quant::QuantRange range, uint8_t* q, IsaLevel isa);
 
 }  // namespace quasr::kernels::int8_detail
