@@ -1,7 +1,6 @@
 #include "model/wav2vec2_encoder.h"
 
 #include <algorithm>
-#include <atomic>
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
@@ -543,13 +542,16 @@ bool Wav2Vec2Encoder::extract_features_in_chunks(const float* wav, int64_t sampl
   if (static_cast<int64_t>(ws.extractor_chunks.size()) < threads)
     ws.extractor_chunks.resize(static_cast<size_t>(threads));
   const int64_t step = frame_step_samples();
-  std::atomic<int64_t> next_chunk{0};
+  // Whole chunks on a fixed grid, the last one short, dealt round-robin: a
+  // shorter input then never gives a thread a longer chunk than a longer one
+  // did, so once the longest input has run no buffer grows (equal shares
+  // handed to whichever thread asked first did: tests/steady_state).
 #pragma omp parallel num_threads(threads)
   {
     Workspace::ExtractorChunk& buffers = ws.extractor_chunks[omp_get_thread_num()];
-    // Equal chunks, handed out in order to whichever thread asks first.
-    for (int64_t c; (c = next_chunk.fetch_add(1, std::memory_order_relaxed)) < chunks;) {
-      const int64_t first = c * frames / chunks, count = (c + 1) * frames / chunks - first;
+#pragma omp for schedule(static, 1)
+    for (int64_t c = 0; c < chunks; ++c) {
+      const int64_t first = c * chunk_limit, count = std::min(chunk_limit, frames - first);
       const float* x = wav + first * step;
       int64_t t_in = receptive_samples(count);
       const uint8_t* x_u8 = nullptr;
