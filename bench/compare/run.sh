@@ -10,7 +10,9 @@
 # TORCH_MODES (fp32,dynamic,tutorial), QUASR_MODES (fp32,fp32-exact,tutorial,int8-all), DATA (LJSpeech part),
 # TORCH_BLAS (openblas: run PyTorch on OpenBLAS when installed; system: leave libblas alone),
 # OMP_WAIT_POLICY (passive; both engines), ORT_MODES (fp32,int8; int8-pc also known; empty: no
-# ONNX Runtime rows), ORT_PREFIX (npm prefix holding onnxruntime-node; $SCRATCH/ort).
+# ONNX Runtime rows), ORT_PREFIX (npm prefix holding onnxruntime-node; $SCRATCH/ort),
+# PAIRS (3: back-to-back runs of PyTorch's best int8 mode and quasr int8-all per model, see
+# tools/compare/paired_ratio.py; 0: none).
 set -euo pipefail
 
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -23,6 +25,7 @@ TORCH_MODES="${TORCH_MODES:-fp32,dynamic,tutorial}"
 QUASR_MODES="${QUASR_MODES:-fp32,fp32-exact,tutorial,int8-all}"
 ORT_MODES="${ORT_MODES-fp32,int8}"  # set but empty: no ONNX Runtime rows
 ORT_PREFIX="${ORT_PREFIX:-$SCRATCH/ort}"
+PAIRS="${PAIRS:-3}"
 case "$(realpath -m "$SCRATCH")/" in
   "$REPO"/*) echo "run.sh: SCRATCH=$SCRATCH is inside the repository" >&2; exit 2 ;;
 esac
@@ -137,4 +140,26 @@ for m in $MODELS; do
   fi
 done
 "$PY" "$REPO/tools/compare/report.py" "${results[@]}" --markdown "$OUT/table.md"
+
+# The int8 headline ratio again from back-to-back pairs: the main run times the engines minutes
+# apart, and the machine's load drifts in between (paired_ratio.py says more).
+if [[ "$PAIRS" -gt 0 && ",$QUASR_MODES," == *,int8-all,* ]]; then
+  for m in $MODELS; do
+    best="$("$PY" "$REPO/tools/compare/paired_ratio.py" --best-of "$OUT/torch-$m.json")"
+    [[ -n "$best" ]] || { echo "run.sh: no PyTorch int8 mode ran for $m: no pairs" >&2; continue; }
+    pairs=()
+    for i in $(seq "$PAIRS"); do
+      "${TORCH_ENV[@]}" "$PY" "$REPO/tools/compare/torch_rtf.py" --model "$SCRATCH/models/$m" \
+        --clips "$SCRATCH/clips/clips.tsv" --modes "$best" --threads "$THREADS" \
+        --json "$OUT/pair$i-torch-$m.json"
+      "$PY" "$REPO/tools/compare/quasr_rtf.py" --quasr "$QUASR" --model "$SCRATCH/models/$m" \
+        --clips "$SCRATCH/clips/clips.tsv" --tiny "$SCRATCH/clips/tiny.wav" \
+        --work "$OUT/quasr-$m" --modes int8-all --threads "$THREADS" \
+        --json "$OUT/pair$i-quasr-$m.json"
+      pairs+=("$OUT/pair$i-torch-$m.json" "$OUT/pair$i-quasr-$m.json")
+    done
+    "$PY" "$REPO/tools/compare/paired_ratio.py" --model "$m" --pairs "${pairs[@]}" \
+      --markdown "$OUT/table.md"
+  done
+fi
 echo "results: $OUT"
