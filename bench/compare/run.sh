@@ -154,7 +154,7 @@ if [[ "$PAIRS" -gt 0 && ",$QUASR_MODES," == *,int8-all,* ]]; then
         --json "$OUT/pair$i-torch-$m.json"
       "$PY" "$REPO/tools/compare/quasr_rtf.py" --quasr "$QUASR" --model "$SCRATCH/models/$m" \
         --clips "$SCRATCH/clips/clips.tsv" --tiny "$SCRATCH/clips/tiny.wav" \
-        --work "$OUT/quasr-$m" --modes int8-all --threads "$THREADS" \
+        --work "$OUT/quasr-$m" --modes int8-all --threads "$THREADS" --reuse-quantized \
         --json "$OUT/pair$i-quasr-$m.json"
       pairs+=("$OUT/pair$i-torch-$m.json" "$OUT/pair$i-quasr-$m.json")
     done

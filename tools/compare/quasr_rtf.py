@@ -178,6 +178,9 @@ def main():
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--ref", help="PyTorch fp32 log-probs of one clip (export_onnx.py ref.json)")
     ap.add_argument("--json")
+    ap.add_argument("--reuse-quantized", action="store_true",
+                    help="time the quantized models an earlier call left in --work (run.sh's "
+                         "back-to-back pairs) instead of quantizing again")
     args = ap.parse_args()
     os.makedirs(args.work, exist_ok=True)
     has_bench, bench_help = has_subcommand(args.quasr, "bench")
@@ -201,8 +204,11 @@ def main():
                     result["modes"].append(res)
                     continue
                 model = os.path.join(args.work, mode)
-                res["quantize_s"], res["quantize_command"] = quantize(
-                    args.quasr, quant_help, args.model, model, mode, args.clips, args.threads)
+                if args.reuse_quantized and os.path.isfile(os.path.join(model, "config.json")):
+                    res["quantize_command"] = "reused " + model
+                else:
+                    res["quantize_s"], res["quantize_command"] = quantize(
+                        args.quasr, quant_help, args.model, model, mode, args.clips, args.threads)
             if has_bench:
                 res.update(time_with_bench(args.quasr, model, args.clips, args.threads,
                                            args.work, mode, extra))
