@@ -486,38 +486,34 @@ int64_t Wav2Vec2Encoder::receptive_samples(int64_t frames) const {
   return needed;
 }
 
-void Wav2Vec2Encoder::extract_features(const float* wav, int64_t samples, Workspace& ws,
-                                       Tensor& out) const {
-  if (extract_features_in_chunks(wav, samples, ws, out)) return;
-  // Layers alternate between out and ws.pong, the last one writing out.
-  Tensor* outputs[2] = {&out, &ws.pong};
+const Tensor& Wav2Vec2Encoder::run_conv_layers(const float* x, int64_t t_in, Tensor* frames[2],
+                                               std::vector<uint8_t> u8[2]) const {
   const size_t layers = conv_layers_.size();
-  const float* x = wav;
-  int64_t t_in = samples;
-  // Between static int8 convs the frames go as u8: each layer's epilogue
-  // quantizes its output for the next, with no float pass in between.
   const uint8_t* x_u8 = nullptr;
   for (size_t i = 0; i < layers; ++i) {
     const ConvLayer& layer = conv_layers_[i];
+    // Between static int8 convs the frames go as u8: each layer's epilogue
+    // quantizes its output for the next, with no float pass in between.
     const kernels::StaticInt8Conv1d* consumer =
         i + 1 < layers ? conv_layers_[i + 1].quantized_input() : nullptr;
     uint8_t* next_u8 =
-        consumer ? grow(ws.conv_u8[i % 2], layer.output_frames(t_in) * layer.out_channels())
-                 : nullptr;
-    Tensor& y = *outputs[(layers - 1 - i) % 2];
+        consumer ? grow(u8[i % 2], layer.output_frames(t_in) * layer.out_channels()) : nullptr;
+    Tensor& y = *frames[(layers - 1 - i) % 2];
     layer.forward(x, t_in, x_u8, y, consumer, next_u8);
     x = y.data();
     t_in = y.dim(0);
     x_u8 = next_u8;
   }
+  return *frames[0];
 }
 
-// Run whole, each layer's output frames (u8, 512 channels at 3200 frames/s
-// for the first) went out to memory and came back for the next layer: for a
-// 10 s clip 16 MB from the first alone. A chunk of kExtractorChunkFrames
-// output frames keeps every layer's frames in L2 (the first layer's ~1 MB),
-// at the cost of recomputing the receptive fields' overlap (0.7 %). Each
-// frame is computed exactly as in the whole run.
+void Wav2Vec2Encoder::extract_features(const float* wav, int64_t samples, Workspace& ws,
+                                       Tensor& out) const {
+  if (extract_features_in_chunks(wav, samples, ws, out)) return;
+  Tensor* frames[2] = {&out, &ws.pong};
+  run_conv_layers(wav, samples, frames, ws.conv_u8);
+}
+
 bool Wav2Vec2Encoder::extracts_in_chunks() const {
   const char* setting = std::getenv("QUASR_EXTRACTOR_CHUNKS");
   if ((setting && std::string(setting) == "0") || conv_layers_.empty()) return false;
@@ -526,6 +522,12 @@ bool Wav2Vec2Encoder::extracts_in_chunks() const {
   return true;
 }
 
+// Run whole, each layer's output frames (u8, 512 channels at 3200 frames/s
+// for the first) went out to memory and came back for the next layer: for a
+// 10 s clip 16 MB from the first alone. A chunk of kExtractorChunkFrames
+// output frames keeps every layer's frames in L2 (the first layer's ~1 MB),
+// at the cost of recomputing the receptive fields' overlap (0.7 %). Each
+// frame is computed exactly as in the whole run.
 bool Wav2Vec2Encoder::extract_features_in_chunks(const float* wav, int64_t samples, Workspace& ws,
                                                  Tensor& out) const {
   if (!extracts_in_chunks()) return false;
@@ -549,28 +551,13 @@ bool Wav2Vec2Encoder::extract_features_in_chunks(const float* wav, int64_t sampl
 #pragma omp parallel num_threads(threads)
   {
     Workspace::ExtractorChunk& buffers = ws.extractor_chunks[omp_get_thread_num()];
+    Tensor* chunk_frames[2] = {&buffers.frames[0], &buffers.frames[1]};
 #pragma omp for schedule(static, 1)
     for (int64_t c = 0; c < chunks; ++c) {
       const int64_t first = c * chunk_limit, count = std::min(chunk_limit, frames - first);
-      const float* x = wav + first * step;
-      int64_t t_in = receptive_samples(count);
-      const uint8_t* x_u8 = nullptr;
-      int flip = 0;
-      for (size_t i = 0; i < conv_layers_.size(); ++i) {
-        const ConvLayer& layer = conv_layers_[i];
-        const kernels::StaticInt8Conv1d* consumer =
-            i + 1 < conv_layers_.size() ? conv_layers_[i + 1].quantized_input() : nullptr;
-        uint8_t* next_u8 =
-            consumer ? grow(buffers.u8[i % 2], layer.output_frames(t_in) * layer.out_channels())
-                     : nullptr;
-        Tensor& y = buffers.frames[flip];
-        layer.forward(x, t_in, x_u8, y, consumer, next_u8);
-        x = y.data();
-        t_in = y.dim(0);
-        x_u8 = next_u8;
-        flip ^= 1;
-      }
-      std::memcpy(out.data() + first * channels, x, sizeof(float) * count * channels);
+      const Tensor& features =
+          run_conv_layers(wav + first * step, receptive_samples(count), chunk_frames, buffers.u8);
+      std::memcpy(out.data() + first * channels, features.data(), sizeof(float) * count * channels);
     }
   }
   return true;

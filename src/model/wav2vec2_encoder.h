@@ -223,6 +223,11 @@ class Wav2Vec2Encoder {
   // (nothing run) otherwise.
   bool extract_features_in_chunks(const float* wav, int64_t samples, Workspace& ws,
                                   Tensor& out) const;
+  // The conv layers on t_in samples at x, their frames alternating between
+  // frames[0] and frames[1] (the last layer writes frames[0], returned), the
+  // u8 frames between static int8 convs in u8[0] and u8[1].
+  const Tensor& run_conv_layers(const float* x, int64_t t_in, Tensor* frames[2],
+                                std::vector<uint8_t> u8[2]) const;
   // Input samples the extractor needs for `frames` output frames, and the
   // samples between consecutive output frames.
   int64_t receptive_samples(int64_t frames) const;
