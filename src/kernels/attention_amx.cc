@@ -198,23 +198,12 @@ AmxAttentionInput::AmxAttentionInput(int64_t frames, int64_t heads, int64_t head
                 sizeof(uint16_t) * kKeyBlock * head_dim);
 }
 
-__attribute__((target("avx512f,avx512bw,avx512vl,avx512bf16"))) void AmxAttentionInput::write_frame(
-    int64_t t, const float* q, const float* k, const float* v) const {
-  const Geometry g{heads_, head_dim_, query_rows_, key_rows_};
-  const int64_t pair = t % kKeyBlock / 2, odd = t % 2;
-  for (int64_t h = 0; h < heads_; ++h) {
-    const int64_t d0 = h * head_dim_;
-    avx512::to_bf16_n(q + d0, head_dim_, q_ + (h * query_rows_ + t) * head_dim_);
-    avx512::to_bf16_n(k + d0, head_dim_, k_rows_ + (h * key_rows_ + t) * head_dim_);
-    // V: this key's half of each (key pair, dim) dword.
-    for (int64_t dt = 0; dt < head_dim_ / 16; ++dt) {
-      __m512i words =
-          _mm512_cvtepu16_epi32(avx512::to_bf16_native(_mm512_loadu_ps(v + d0 + dt * 16)));
-      if (odd) words = _mm512_slli_epi32(words, 16);
-      _mm512_mask_storeu_epi16(v_ + g.v_tile(h, t / kKeyBlock, dt) + pair * 32,
-                               odd ? 0xAAAAAAAAu : 0x55555555u, words);
-    }
-  }
+void AmxAttentionInput::write_frame(int64_t t, const float* q, const float* k,
+                                    const float* v) const {
+  const int64_t width = heads_ * head_dim_;
+  write_block(t, 1, 0, 0, width, q, width);
+  write_block(t, 1, 1, 0, width, k, width);
+  write_block(t, 1, 2, 0, width, v, width);
 }
 
 __attribute__((target("avx512f,avx512bw,avx512vl,avx512bf16"))) void AmxAttentionInput::write_block(

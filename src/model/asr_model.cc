@@ -57,8 +57,7 @@ void AsrModel::log_probs_windowed(const float* wav, int64_t samples, int64_t max
   // in frames: window k covers frames [k step, k step + window_frames) and
   // keeps [k step + context, k step + window_frames - context), the first
   // from 0 and the last to the end.
-  int64_t grid = 1;
-  for (int64_t stride : parts_.config.conv_stride) grid *= stride;
+  const int64_t grid = parts_.config.samples_per_frame();
   const int64_t total = parts_.config.frames_for_samples(samples);
   const int64_t window_frames = parts_.config.frames_for_samples(max_samples);
   const int64_t context = (context_samples + grid - 1) / grid;

@@ -12,6 +12,19 @@ namespace quasr::model {
 namespace fs = std::filesystem;
 using nlohmann::json;
 
+int64_t Wav2Vec2Config::samples_per_frame() const {
+  int64_t step = 1;
+  for (int64_t stride : conv_stride) step *= stride;
+  return step;
+}
+
+int64_t Wav2Vec2Config::samples_for_frames(int64_t frames) const {
+  int64_t needed = frames;
+  for (size_t i = conv_kernel.size(); i-- > 0;)
+    needed = (needed - 1) * conv_stride[i] + conv_kernel[i];
+  return needed;
+}
+
 int64_t Wav2Vec2Config::frames_for_samples(int64_t samples) const {
   int64_t length = samples;
   for (size_t i = 0; i < conv_kernel.size(); ++i) {

@@ -39,6 +39,10 @@ struct Wav2Vec2Config {
   int64_t head_dim() const { return hidden_size / num_attention_heads; }
   // Frames the feature extractor produces for `samples` input samples.
   int64_t frames_for_samples(int64_t samples) const;
+  // Samples between consecutive output frames (the product of the strides).
+  int64_t samples_per_frame() const;
+  // Samples `frames` output frames need (their receptive fields' union).
+  int64_t samples_for_frames(int64_t frames) const;
   // Throws quasr::Error naming `source` when a field is inconsistent or unsupported.
   void validate(const std::string& source) const;
   nlohmann::json to_json() const;

@@ -473,19 +473,6 @@ void Wav2Vec2Encoder::set_attention_precision(kernels::AttentionPrecision precis
   for (TransformerLayer& layer : layers_) layer.set_attention_precision(precision);
 }
 
-int64_t Wav2Vec2Encoder::frame_step_samples() const {
-  int64_t step = 1;
-  for (const ConvLayer& layer : conv_layers_) step *= layer.shape().stride;
-  return step;
-}
-
-int64_t Wav2Vec2Encoder::receptive_samples(int64_t frames) const {
-  int64_t needed = frames;
-  for (auto layer = conv_layers_.rbegin(); layer != conv_layers_.rend(); ++layer)
-    needed = (needed - 1) * layer->shape().stride + layer->shape().kernel;
-  return needed;
-}
-
 const Tensor& Wav2Vec2Encoder::run_conv_layers(const float* x, int64_t t_in, Tensor* frames[2],
                                                std::vector<uint8_t> u8[2]) const {
   const size_t layers = conv_layers_.size();
@@ -514,12 +501,12 @@ void Wav2Vec2Encoder::extract_features(const float* wav, int64_t samples, Worksp
   run_conv_layers(wav, samples, frames, ws.conv_u8);
 }
 
-bool Wav2Vec2Encoder::extracts_in_chunks() const {
+int64_t Wav2Vec2Encoder::extractor_chunk_frames() const {
   const char* setting = std::getenv("QUASR_EXTRACTOR_CHUNKS");
-  if ((setting && std::string(setting) == "0") || conv_layers_.empty()) return false;
+  if ((setting && std::string(setting) == "0") || conv_layers_.empty()) return 0;
   for (const ConvLayer& layer : conv_layers_)
-    if (!layer.runs_in_chunks()) return false;
-  return true;
+    if (!layer.runs_in_chunks()) return 0;
+  return setting ? std::max(1, std::atoi(setting)) : kExtractorChunkFrames;
 }
 
 // Run whole, each layer's output frames (u8, 512 channels at 3200 frames/s
@@ -530,20 +517,17 @@ bool Wav2Vec2Encoder::extracts_in_chunks() const {
 // frame is computed exactly as in the whole run.
 bool Wav2Vec2Encoder::extract_features_in_chunks(const float* wav, int64_t samples, Workspace& ws,
                                                  Tensor& out) const {
-  if (!extracts_in_chunks()) return false;
-  const char* setting = std::getenv("QUASR_EXTRACTOR_CHUNKS");
-  int64_t frames = samples;
-  for (const ConvLayer& layer : conv_layers_)
-    frames = std::max<int64_t>(0, layer.output_frames(frames));
+  const int64_t chunk_limit = extractor_chunk_frames();
+  if (chunk_limit == 0) return false;
+  const int64_t frames = config_.frames_for_samples(samples);
   const int64_t channels = conv_layers_.back().out_channels();
   out.resize({frames, channels});
   if (frames == 0) return true;
-  const int64_t chunk_limit = setting ? std::max(1, std::atoi(setting)) : kExtractorChunkFrames;
   const int64_t chunks = (frames + chunk_limit - 1) / chunk_limit;
   const int threads = omp_get_max_threads();
   if (static_cast<int64_t>(ws.extractor_chunks.size()) < threads)
     ws.extractor_chunks.resize(static_cast<size_t>(threads));
-  const int64_t step = frame_step_samples();
+  const int64_t step = config_.samples_per_frame();
   // Whole chunks on a fixed grid, the last one short, dealt round-robin: a
   // shorter input then never gives a thread a longer chunk than a longer one
   // did, so once the longest input has run no buffer grows (equal shares
@@ -555,8 +539,8 @@ bool Wav2Vec2Encoder::extract_features_in_chunks(const float* wav, int64_t sampl
 #pragma omp for schedule(static, 1)
     for (int64_t c = 0; c < chunks; ++c) {
       const int64_t first = c * chunk_limit, count = std::min(chunk_limit, frames - first);
-      const Tensor& features =
-          run_conv_layers(wav + first * step, receptive_samples(count), chunk_frames, buffers.u8);
+      const Tensor& features = run_conv_layers(
+          wav + first * step, config_.samples_for_frames(count), chunk_frames, buffers.u8);
       std::memcpy(out.data() + first * channels, features.data(), sizeof(float) * count * channels);
     }
   }

@@ -77,7 +77,6 @@ class ConvLayer {
   const kernels::StaticInt8Conv1d* quantized_input() const;
   int64_t output_frames(int64_t t_in) const { return conv_->shape().output_length(t_in); }
   int64_t out_channels() const { return conv_->shape().out_channels; }
-  const kernels::Conv1dShape& shape() const { return conv_->shape(); }
 
  private:
   enum class Norm { kNone, kGroup, kLayer };
@@ -204,7 +203,7 @@ class Wav2Vec2Encoder {
   // Whether forward runs the feature extractor in chunks of output frames on
   // every thread (see extract_features_in_chunks): every conv layer can and
   // QUASR_EXTRACTOR_CHUNKS is not 0 (a number there sets the chunk size).
-  bool extracts_in_chunks() const;
+  bool extracts_in_chunks() const { return extractor_chunk_frames() > 0; }
 
  private:
   Wav2Vec2Config config_;
@@ -228,10 +227,8 @@ class Wav2Vec2Encoder {
   // u8 frames between static int8 convs in u8[0] and u8[1].
   const Tensor& run_conv_layers(const float* x, int64_t t_in, Tensor* frames[2],
                                 std::vector<uint8_t> u8[2]) const;
-  // Input samples the extractor needs for `frames` output frames, and the
-  // samples between consecutive output frames.
-  int64_t receptive_samples(int64_t frames) const;
-  int64_t frame_step_samples() const;
+  // Output frames per extractor chunk; 0 where the extractor runs whole.
+  int64_t extractor_chunk_frames() const;
 
   // The transformer layers in one parallel region, each thread on its own
   // rows (RowShare), where every layer can; false (nothing run) otherwise.
