@@ -72,6 +72,19 @@ void expect_rows_equal(const Tensor& actual, int64_t first, const Tensor& window
       << "rows " << first << "-" << first + count;
 }
 
+// The grid windows and extractor chunks are placed on: wav2vec2's extractor
+// sees 25 ms (400 samples at 16 kHz) per frame and advances 20 ms (320).
+TEST(FrameGrid, Wav2Vec2ExtractorReadsFourHundredSamplesPerFrameEveryThreeHundredTwenty) {
+  const Wav2Vec2Config config;
+  EXPECT_EQ(config.samples_per_frame(), 320);
+  EXPECT_EQ(config.samples_for_frames(1), 400);
+  EXPECT_EQ(config.samples_for_frames(50), 320 * 49 + 400);
+  for (int64_t frames : {1, 2, 49, 500}) {
+    EXPECT_EQ(config.frames_for_samples(config.samples_for_frames(frames)), frames);
+    EXPECT_EQ(config.frames_for_samples(config.samples_for_frames(frames) - 1), frames - 1);
+  }
+}
+
 TEST_F(WindowedTest, EachFrameComesFromTheWindowWhereItIsFarthestFromACut) {
   const auto samples = static_cast<int64_t>(wav_.size());
   ASSERT_EQ(model_->config().frames_for_samples(window_), 20);
