@@ -3,9 +3,11 @@
 # Python (python3-torch etc.) is only for tools/ (fixtures, PyTorch reference);
 # pass --with-python-tools to install it too.
 set -euo pipefail
+# ocl-icd-opencl-dev: Debian's oneDNN is built with the OpenCL GPU runtime, so its CMake config
+# looks for OpenCL; apt only recommends the package, and --no-install-recommends leaves it out.
 packages=(
   build-essential cmake ninja-build pkg-config
-  libdnnl-dev libsndfile1-dev libsoxr-dev libsentencepiece-dev libyaml-cpp-dev
+  libdnnl-dev ocl-icd-opencl-dev libsndfile1-dev libsoxr-dev libsentencepiece-dev libyaml-cpp-dev
   nlohmann-json3-dev libcli11-dev libzip-dev libgtest-dev libgmock-dev libbenchmark-dev
 )
 if [[ "${1:-}" == "--with-python-tools" ]]; then
