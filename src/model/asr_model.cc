@@ -27,6 +27,10 @@ bool AsrModel::uses_attention_mask() const {
 
 void AsrModel::forward_prepared(Workspace& ws, Tensor& log_probs) const {
   const int64_t frames = parts_.encoder->forward(ws.input.data(), ws.input.numel(), ws, ws.hidden);
+  head_log_probs(frames, ws, log_probs);
+}
+
+void AsrModel::head_log_probs(int64_t frames, Workspace& ws, Tensor& log_probs) const {
   if (parts_.output_norm.enabled)
     kernels::normalize_all(ws.hidden.data(), frames * ws.hidden.dim(1), parts_.output_norm.eps);
   ws.times.mark(Stage::kNormResidual);
@@ -35,14 +39,18 @@ void AsrModel::forward_prepared(Workspace& ws, Tensor& log_probs) const {
   log_probs.resize({frames, log_probs.dim(1)});  // drop the padding rows
 }
 
-void AsrModel::log_probs(const float* wav, int64_t samples, Workspace& ws,
-                         Tensor& log_probs) const {
-  ws.times.reset();
+void AsrModel::prepare_input(const float* wav, int64_t samples, Workspace& ws) const {
   ws.input.resize({samples});
   std::memcpy(ws.input.data(), wav, sizeof(float) * samples);
   if (parts_.input_norm.enabled)
     kernels::normalize_all(ws.input.data(), samples, parts_.input_norm.eps);
   ws.times.mark(Stage::kInputNorm);
+}
+
+void AsrModel::log_probs(const float* wav, int64_t samples, Workspace& ws,
+                         Tensor& log_probs) const {
+  ws.times.reset();
+  prepare_input(wav, samples, ws);
   forward_prepared(ws, log_probs);
 }
 
@@ -84,13 +92,66 @@ void AsrModel::log_probs_windowed(const float* wav, int64_t samples, int64_t max
   ws.times = times;
 }
 
+void AsrModel::group_log_probs(std::span<const std::vector<float>> wavs, Workspace& ws,
+                               std::vector<Tensor>& log_probs, int64_t max_samples,
+                               int64_t context_samples) const {
+  log_probs.resize(wavs.size());
+  const Wav2Vec2Encoder& encoder = *parts_.encoder;
+  // The recordings no longer than a window, each its rows in the stack.
+  std::vector<size_t>& short_ones = ws.group_items;
+  std::vector<Segment>& segments = ws.group_segments;
+  short_ones.clear();
+  segments.clear();
+  int64_t rows = 0;
+  StageTimes times;  // of every utterance (starts at zero)
+  for (size_t i = 0; i < wavs.size(); ++i) {
+    const auto samples = static_cast<int64_t>(wavs[i].size());
+    if (max_samples > 0 && samples > max_samples) {
+      log_probs_windowed(wavs[i].data(), samples, max_samples, context_samples, ws, log_probs[i]);
+      times.add(ws.times);
+      continue;
+    }
+    const int64_t frames = parts_.config.frames_for_samples(samples);
+    short_ones.push_back(i);
+    segments.push_back({rows, Wav2Vec2Encoder::padded_frames(frames), frames});
+    rows += segments.back().padded;
+  }
+  if (short_ones.size() < 2) {
+    for (size_t i : short_ones) {
+      this->log_probs(wavs[i].data(), static_cast<int64_t>(wavs[i].size()), ws, log_probs[i]);
+      times.add(ws.times);
+    }
+    ws.times = times;
+    return;
+  }
+  ws.times.reset();
+  const int64_t width = parts_.config.hidden_size;
+  ws.stacked.resize({rows, width});
+  for (size_t j = 0; j < short_ones.size(); ++j) {
+    const std::vector<float>& wav = wavs[short_ones[j]];
+    prepare_input(wav.data(), static_cast<int64_t>(wav.size()), ws);
+    const int64_t frames = encoder.embed(ws.input.data(), ws.input.numel(), ws, ws.hidden);
+    if (frames != segments[j].frames)
+      throw Error("internal error: the extractor's frame count differs from the config's");
+    std::memcpy(ws.stacked.data() + segments[j].first * width, ws.hidden.data(),
+                sizeof(float) * segments[j].padded * width);
+  }
+  encoder.run_layers(ws.stacked, segments, ws);
+  for (size_t j = 0; j < short_ones.size(); ++j) {
+    ws.hidden.resize({segments[j].padded, width});
+    std::memcpy(ws.hidden.data(), ws.stacked.data() + segments[j].first * width,
+                sizeof(float) * segments[j].padded * width);
+    head_log_probs(segments[j].frames, ws, log_probs[short_ones[j]]);
+  }
+  ws.times.add(times);
+}
+
 std::vector<Tensor> AsrModel::batch_log_probs(const std::vector<std::vector<float>>& wavs,
                                               Workspace& ws) const {
   std::vector<Tensor> results(wavs.size());
   if (uses_attention_mask()) {
     // Masked attention makes every utterance independent of its padding.
-    for (size_t i = 0; i < wavs.size(); ++i)
-      log_probs(wavs[i].data(), static_cast<int64_t>(wavs[i].size()), ws, results[i]);
+    group_log_probs(wavs, ws, results);
     return results;
   }
   ws.times.reset();

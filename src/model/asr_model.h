@@ -3,6 +3,7 @@
 #pragma once
 
 #include <memory>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -102,6 +103,18 @@ class AsrModel {
   void log_probs_windowed(const float* wav, int64_t samples, int64_t max_samples,
                           int64_t context_samples, Workspace& ws, Tensor& log_probs) const;
 
+  // Many utterances, each with the log-probs log_probs_windowed() gives it
+  // alone. Those no longer than max_samples (all, for 0) run each stage but
+  // the transformer one by one and the transformer once for all of them
+  // (Wav2Vec2Encoder::run_layers), so its weights (300 MB in large int8)
+  // stream from memory once per group instead of once per utterance, most
+  // of a short file's time. The same bits as alone on the int8 paths; fp32
+  // linears on oneDNN may round a row differently with other rows beside it.
+  // ws.times: the group's.
+  void group_log_probs(std::span<const std::vector<float>> wavs, Workspace& ws,
+                       std::vector<Tensor>& log_probs, int64_t max_samples = 0,
+                       int64_t context_samples = 0) const;
+
   // Several utterances as one padded batch, with the format's own semantics:
   // HF with attention mask → each equals its unbatched result; HF without mask
   // (group-norm models) and SpeechBrain EncoderASR → zero padding to the
@@ -134,7 +147,12 @@ class AsrModel {
   }
 
  private:
+  // ws.input: a copy of wav, normalised where the model wants it.
+  void prepare_input(const float* wav, int64_t samples, Workspace& ws) const;
   void forward_prepared(Workspace& ws, Tensor& log_probs) const;
+  // The output norm and head on the encoder's rows in ws.hidden; log_probs
+  // keeps `frames` rows.
+  void head_log_probs(int64_t frames, Workspace& ws, Tensor& log_probs) const;
 
   ModelParts parts_;
 };

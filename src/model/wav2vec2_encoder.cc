@@ -29,6 +29,28 @@ constexpr int64_t kExtractorChunkFrames = 32;
 std::string layer_path(const char* container, int index) {
   return std::string(container) + "." + std::to_string(index);
 }
+
+// The segment that holds `row` (one must).
+const SegmentAttention& segment_of_row(std::span<const SegmentAttention> segments, int64_t row) {
+  auto after = std::upper_bound(
+      segments.begin(), segments.end(), row,
+      [](int64_t r, const SegmentAttention& segment) { return r < segment.rows.first; });
+  return *(after - 1);
+}
+
+// A bf16 attention input for each segment with rows, in scratch buffers
+// [2 s + parity] (grown as needed).
+void lay_out_attention(std::span<const Segment> segments, int64_t heads, int64_t head_dim,
+                       std::vector<AlignedBuffer>& scratch, int parity,
+                       std::vector<SegmentAttention>& inputs) {
+  if (scratch.size() < 2 * segments.size()) scratch.resize(2 * segments.size());
+  inputs.clear();
+  for (size_t s = 0; s < segments.size(); ++s) {
+    if (segments[s].padded == 0) continue;  // an utterance too short for a frame
+    inputs.push_back({segments[s], kernels::Bf16AttentionInput(segments[s].padded, heads, head_dim,
+                                                               scratch[2 * s + parity])});
+  }
+}
 }  // namespace
 
 ConvLayer::ConvLayer(const BuildContext& ctx, const Wav2Vec2Config& config, int index) {
@@ -177,25 +199,30 @@ TransformerLayer::TransformerLayer(const BuildContext& ctx, const Wav2Vec2Config
       final_layer_norm_(ctx, layer_path("encoder.layers", index) + ".final_layer_norm",
                         config.hidden_size, config.layer_norm_eps) {}
 
-void TransformerLayer::attention(const float* input, int64_t frames, int64_t valid_frames,
-                                 Workspace& ws, float* output) const {
+void TransformerLayer::attention(const float* input, int64_t frames,
+                                 std::span<const Segment> segments, Workspace& ws,
+                                 float* output) const {
   ws.qkv.resize({frames, qkv_proj_.out_features()});
   ws.times.mark(Stage::kNormResidual);
   qkv_proj_.forward(input, frames, ws.qkv.data());
   ws.times.mark(Stage::kAttentionLinears);
-  attention_core(frames, valid_frames, ws);
+  attention_core(frames, segments, ws);
   out_proj_.forward(ws.context.data(), frames, output);
   ws.times.mark(Stage::kAttentionLinears);
 }
 
-void TransformerLayer::attention_core(int64_t frames, int64_t valid_frames, Workspace& ws) const {
-  const int64_t width = heads_ * head_dim_;
+void TransformerLayer::attention_core(int64_t frames, std::span<const Segment> segments,
+                                      Workspace& ws) const {
+  const int64_t width = heads_ * head_dim_, ld = qkv_proj_.out_features();
   ws.context.resize({frames, width});
-  const float* qkv = ws.qkv.data();
-  kernels::self_attention(qkv + qkv_proj_.offset(0), qkv + qkv_proj_.offset(1),
-                          qkv + qkv_proj_.offset(2), qkv_proj_.out_features(), frames, valid_frames,
-                          heads_, head_dim_, attention_scale(), ws.context.data(), width,
-                          ws.attention_scores, attention_precision_);
+  for (const Segment& segment : segments) {
+    if (segment.padded == 0) continue;
+    const float* qkv = ws.qkv.data() + segment.first * ld;
+    kernels::self_attention(qkv + qkv_proj_.offset(0), qkv + qkv_proj_.offset(1),
+                            qkv + qkv_proj_.offset(2), ld, segment.padded, segment.frames, heads_,
+                            head_dim_, attention_scale(), ws.context.data() + segment.first * width,
+                            width, ws.attention_scores, attention_precision_);
+  }
   ws.times.mark(Stage::kAttentionCore);
 }
 
@@ -216,10 +243,10 @@ bool TransformerLayer::int8_linears(Int8Linears* linears) const {
   return linears->qkv && linears->out && linears->ffn_in && linears->ffn_out;
 }
 
-void TransformerLayer::forward(Tensor& hidden, int64_t valid_frames, Workspace& ws,
+void TransformerLayer::forward(Tensor& hidden, std::span<const Segment> segments, Workspace& ws,
                                const TransformerLayer* next) const {
   Int8Linears int8;
-  if (int8_linears(&int8)) return forward_int8(int8, hidden, valid_frames, ws, next);
+  if (int8_linears(&int8)) return forward_int8(int8, hidden, segments, ws, next);
   const int64_t frames = hidden.dim(0);
   const int64_t count = hidden.numel();
   ws.ping.resize(hidden.shape());
@@ -227,13 +254,13 @@ void TransformerLayer::forward(Tensor& hidden, int64_t valid_frames, Workspace& 
   float* x = hidden.data();
   if (stable_) {  // x = x + attn(LN(x)); x = x + FF(LN(x))
     layer_norm_.forward(x, frames, ws.ping.data());
-    attention(ws.ping.data(), frames, valid_frames, ws, ws.pong.data());
+    attention(ws.ping.data(), frames, segments, ws, ws.pong.data());
     final_layer_norm_.add_then_forward(x, ws.pong.data(), frames, ws.ping.data());
     feed_forward(ws.ping.data(), frames, ws, ws.pong.data());
     kernels::add_inplace(x, ws.pong.data(), count);
   } else {  // x = LN(x + attn(x)); x = LN(x + FF(x))
     // Each row of pong takes x's row before LayerNorm writes x's row.
-    attention(x, frames, valid_frames, ws, ws.pong.data());
+    attention(x, frames, segments, ws, ws.pong.data());
     layer_norm_.add_then_forward(ws.pong.data(), x, frames, x);
     feed_forward(x, frames, ws, ws.pong.data());
     final_layer_norm_.add_then_forward(ws.pong.data(), x, frames, x);
@@ -262,32 +289,30 @@ void TransformerLayer::prepare_int8_workspace(int64_t frames, Workspace& ws) con
 }
 
 void TransformerLayer::forward_int8(const Int8Linears& linears, Tensor& hidden,
-                                    int64_t valid_frames, Workspace& ws,
+                                    std::span<const Segment> segments, Workspace& ws,
                                     const TransformerLayer* next) const {
   const int64_t frames = hidden.dim(0);
   prepare_int8_workspace(frames, ws);
   const bool input_prepared = ws.input_prepared_for == this;
   ws.input_prepared_for = nullptr;
   // bf16 attention takes q, k and v from the projection's epilogue.
-  std::optional<kernels::Bf16AttentionInput> bf16;
+  std::vector<SegmentAttention>& bf16 = ws.segment_attention[0];
+  bf16.clear();
   if (attention_precision_ == kernels::AttentionPrecision::kBf16 &&
       kernels::bf16_attention_available())
-    bf16.emplace(frames, heads_, head_dim_, ws.attention_scores);
+    lay_out_attention(segments, heads_, head_dim_, ws.segment_scratch, 0, bf16);
   Int8Linears next_linears;
   if (next && !next->int8_linears(&next_linears)) next = nullptr;
-  run_int8({linears, hidden.data(), frames, valid_frames, ws, bf16 ? &*bf16 : nullptr, nullptr},
-           input_prepared, next);
+  run_int8({linears, hidden.data(), frames, ws, segments, bf16, nullptr}, input_prepared, next);
   if (next) ws.input_prepared_for = next;
 }
 
 void TransformerLayer::forward_row_share(const RowShare& share, Tensor& hidden,
-                                         int64_t valid_frames, Workspace& ws,
-                                         const kernels::Bf16AttentionInput& attention,
+                                         std::span<const SegmentAttention> segments, Workspace& ws,
                                          bool input_prepared, const TransformerLayer* next) const {
   Int8Linears linears;
   int8_linears(&linears);
-  run_int8({linears, hidden.data(), hidden.dim(0), valid_frames, ws, &attention, &share},
-           input_prepared, next);
+  run_int8({linears, hidden.data(), hidden.dim(0), ws, {}, segments, &share}, input_prepared, next);
 }
 
 void TransformerLayer::run_int8(const Int8Step& step, bool input_prepared,
@@ -331,12 +356,13 @@ void TransformerLayer::int8_attention_block(const Int8Step& step, bool input_pre
   auto mark = [&](Stage stage) {
     if (!step.share || step.share->leader) ws.times.mark(stage);
   };
-  const kernels::Bf16AttentionInput* bf16 = step.bf16;
   auto to_bf16 = [&](int64_t i, float* row) {
-    bf16->write_frame(i, row + qkv_proj_.offset(0), row + qkv_proj_.offset(1),
-                      row + qkv_proj_.offset(2));
+    const SegmentAttention& segment = segment_of_row(step.bf16, i);
+    segment.input.write_frame(i - segment.rows.first, row + qkv_proj_.offset(0),
+                              row + qkv_proj_.offset(1), row + qkv_proj_.offset(2));
   };
-  const kernels::RowSink qkv_done = bf16 ? kernels::RowSink(to_bf16) : kernels::RowSink();
+  const kernels::RowSink qkv_done =
+      step.bf16.empty() ? kernels::RowSink() : kernels::RowSink(to_bf16);
   // Pre-LN: x = x + attn(LN(x)); x = x + FF(LN(x)). Post-LN: x = LN(x + attn(x)); ...
   if (!input_prepared && (stable_ || step.share)) {
     for_each_row(step.share, frames, [&](int64_t i) {
@@ -350,35 +376,22 @@ void TransformerLayer::int8_attention_block(const Int8Step& step, bool input_pre
   }
   mark(Stage::kNormResidual);
   if (step.share) {
-    // Each finished block of q, k or v goes straight into the attention's
-    // bf16 operands: no float q/k/v rows (12 KiB a frame in large) go out to
-    // memory and come back for a conversion pass.
-    auto to_attention = [&](const float* values, int64_t ld, int64_t row0, int64_t rows,
-                            int64_t col0, int64_t cols) {
-      const int part = col0 >= qkv_proj_.offset(2) ? 2 : col0 >= qkv_proj_.offset(1) ? 1 : 0;
-      bf16->write_block(row0, rows, part, col0 - qkv_proj_.offset(static_cast<size_t>(part)), cols,
-                        values, ld);
-    };
-    linears.qkv->run_quantized_rows_to_blocks(input_u8, input_params, step.share->first,
-                                              step.share->count, to_attention);
-  } else if (stable_ || input_prepared) {
-    run_linear(step, *linears.qkv, input_u8, input_params, ws.qkv.data(), qkv_proj_.out_features(),
-               qkv_done);
+    attend_row_share(step);
   } else {
-    linears.qkv->run(x, frames, width, ws.qkv.data(), qkv_proj_.out_features(), qkv_done);
-  }
-  mark(Stage::kAttentionLinears);
-  if (step.share) {
-    // Every thread's keys and values before any attention; the context of
-    // this thread's rows is all out_proj needs after it.
-    bf16->prepare_keys(step.share->first, step.share->count);
-#pragma omp barrier
-    bf16->attend_rows(step.share->first, step.share->count, step.valid_frames, attention_scale(),
-                      ws.context.data(), width);
-  } else if (bf16) {
-    bf16->attend(step.valid_frames, attention_scale(), ws.context.data(), width);
-  } else {
-    attention_core(frames, step.valid_frames, ws);
+    if (stable_ || input_prepared) {
+      run_linear(step, *linears.qkv, input_u8, input_params, ws.qkv.data(),
+                 qkv_proj_.out_features(), qkv_done);
+    } else {
+      linears.qkv->run(x, frames, width, ws.qkv.data(), qkv_proj_.out_features(), qkv_done);
+    }
+    mark(Stage::kAttentionLinears);
+    if (step.bf16.empty()) {
+      attention_core(frames, step.segments, ws);
+    } else {
+      for (const SegmentAttention& segment : step.bf16)
+        segment.input.attend(segment.rows.frames, attention_scale(),
+                             ws.context.data() + segment.rows.first * width, width);
+    }
   }
   mark(Stage::kAttentionCore);
   // Each attention output row: the residual, the LayerNorm before (stable)
@@ -406,6 +419,56 @@ void TransformerLayer::int8_attention_block(const Int8Step& step, bool input_pre
     linears.out->run(ws.context.data(), frames, width, ws.pong.data(), width, feed_forward_input);
   }
   mark(Stage::kAttentionLinears);
+}
+
+namespace {
+// Calls fn(segment, first, count) for the rows [first, first + count) of
+// [row0, row0 + rows) that lie in each segment (segments in row order).
+template <typename Fn>
+void for_each_segment_part(std::span<const SegmentAttention> segments, int64_t row0, int64_t rows,
+                           const Fn& fn) {
+  for (const SegmentAttention& segment : segments) {
+    const int64_t first = std::max(row0, segment.rows.first);
+    const int64_t last = std::min(row0 + rows, segment.rows.first + segment.rows.padded);
+    if (first < last) fn(segment, first, last - first);
+  }
+}
+}  // namespace
+
+void TransformerLayer::attend_row_share(const Int8Step& step) const {
+  const int64_t width = heads_ * head_dim_;
+  const RowShare& share = *step.share;
+  Workspace& ws = step.ws;
+  // Each finished block of q, k or v goes straight into the attention's bf16
+  // operands: no float q/k/v rows (12 KiB a frame in large) go out to memory
+  // and come back for a conversion pass. A block may span two segments.
+  auto to_attention = [&](const float* values, int64_t ld, int64_t row0, int64_t rows, int64_t col0,
+                          int64_t cols) {
+    const int part = col0 >= qkv_proj_.offset(2) ? 2 : col0 >= qkv_proj_.offset(1) ? 1 : 0;
+    const int64_t column = col0 - qkv_proj_.offset(static_cast<size_t>(part));
+    for_each_segment_part(
+        step.bf16, row0, rows, [&](const SegmentAttention& segment, int64_t first, int64_t count) {
+          segment.input.write_block(first - segment.rows.first, count, part, column, cols,
+                                    values + (first - row0) * ld, ld);
+        });
+  };
+  step.linears.qkv->run_quantized_rows_to_blocks(ws.input_u8.data(), ws.input_params.data(),
+                                                 share.first, share.count, to_attention);
+  if (share.leader) ws.times.mark(Stage::kAttentionLinears);
+  // Every thread's keys and values before any attention; the context of
+  // this thread's rows is all out_proj needs after it.
+  for_each_segment_part(step.bf16, share.first, share.count,
+                        [](const SegmentAttention& segment, int64_t first, int64_t count) {
+                          segment.input.prepare_keys(first - segment.rows.first, count);
+                        });
+#pragma omp barrier
+  for_each_segment_part(step.bf16, share.first, share.count,
+                        [&](const SegmentAttention& segment, int64_t first, int64_t count) {
+                          segment.input.attend_rows(first - segment.rows.first, count,
+                                                    segment.rows.frames, attention_scale(),
+                                                    ws.context.data() + segment.rows.first * width,
+                                                    width);
+                        });
 }
 
 void TransformerLayer::int8_feed_forward_block(const Int8Step& step,
@@ -547,8 +610,21 @@ bool Wav2Vec2Encoder::extract_features_in_chunks(const float* wav, int64_t sampl
   return true;
 }
 
+int64_t Wav2Vec2Encoder::padded_frames(int64_t frames) {
+  return (frames + kFrameBucket - 1) / kFrameBucket * kFrameBucket;
+}
+
 int64_t Wav2Vec2Encoder::forward(const float* wav, int64_t samples, Workspace& ws,
                                  Tensor& hidden) const {
+  const int64_t frames = embed(wav, samples, ws, hidden);
+  if (frames == 0) return 0;
+  const Segment whole{0, hidden.dim(0), frames};
+  run_layers(hidden, {&whole, 1}, ws);
+  return frames;
+}
+
+int64_t Wav2Vec2Encoder::embed(const float* wav, int64_t samples, Workspace& ws,
+                               Tensor& hidden) const {
   Tensor* current = &ws.ping;
   extract_features(wav, samples, ws, *current);
   ws.times.mark(Stage::kCnn);
@@ -560,7 +636,7 @@ int64_t Wav2Vec2Encoder::forward(const float* wav, int64_t samples, Workspace& w
   // The transformer runs on frames rounded up to a bucket, the extra rows
   // zeroed (as HF zeroes masked frames) and masked out of attention: valid
   // rows are unchanged, and a few matmul shapes serve every utterance length.
-  const int64_t padded = (frames + kFrameBucket - 1) / kFrameBucket * kFrameBucket;
+  const int64_t padded = padded_frames(frames);
   const int64_t channels = current->dim(1);
   current->resize_preserving({padded, channels});
   std::fill(current->data() + frames * channels, current->data() + padded * channels, 0.0f);
@@ -572,22 +648,30 @@ int64_t Wav2Vec2Encoder::forward(const float* wav, int64_t samples, Workspace& w
   positional_conv_.add_to(hidden, ws);
   ws.times.mark(Stage::kPosConv);
   if (!config_.do_stable_layer_norm) encoder_norm_->forward(hidden.data(), padded, hidden.data());
-  ws.input_prepared_for = nullptr;
-  if (!forward_layers_in_row_shares(hidden, frames, ws)) {
-    for (size_t l = 0; l < layers_.size(); ++l)
-      layers_[l].forward(hidden, frames, ws, l + 1 < layers_.size() ? &layers_[l + 1] : nullptr);
-  }
-  if (config_.do_stable_layer_norm) encoder_norm_->forward(hidden.data(), padded, hidden.data());
-  ws.times.mark(Stage::kNormResidual);
   return frames;
 }
 
-bool Wav2Vec2Encoder::shares_rows(int64_t padded) const {
+void Wav2Vec2Encoder::run_layers(Tensor& hidden, std::span<const Segment> segments,
+                                 Workspace& ws) const {
+  const int64_t rows = hidden.dim(0);
+  ws.input_prepared_for = nullptr;
+  if (segments.empty() || segments.front().first != 0 ||
+      segments.back().first + segments.back().padded != rows)
+    throw Error("internal error: the segments do not cover the transformer's rows");
+  if (segments.size() == 1 ? shares_rows(rows) : stacks_share_rows(rows)) {
+    forward_layers_in_row_shares(hidden, segments, ws);
+  } else {
+    for (size_t l = 0; l < layers_.size(); ++l)
+      layers_[l].forward(hidden, segments, ws, l + 1 < layers_.size() ? &layers_[l + 1] : nullptr);
+  }
+  if (config_.do_stable_layer_norm) encoder_norm_->forward(hidden.data(), rows, hidden.data());
+  ws.times.mark(Stage::kNormResidual);
+}
+
+bool Wav2Vec2Encoder::layers_share_rows() const {
   const char* setting = std::getenv("QUASR_ROW_SHARES");
   if (setting && std::string(setting) == "0") return false;
-  const int threads = omp_get_max_threads();
-  if (threads < 2 || padded < kernels::int8_detail::kRowsPerThreadForRowSplit * threads ||
-      layers_.empty() || attention_precision_ != kernels::AttentionPrecision::kBf16 ||
+  if (layers_.empty() || attention_precision_ != kernels::AttentionPrecision::kBf16 ||
       !kernels::bf16_attention_available() ||
       !kernels::Bf16AttentionInput::runs_on_amx(config_.head_dim()))
     return false;
@@ -596,34 +680,43 @@ bool Wav2Vec2Encoder::shares_rows(int64_t padded) const {
   return true;
 }
 
-bool Wav2Vec2Encoder::forward_layers_in_row_shares(Tensor& hidden, int64_t frames,
-                                                   Workspace& ws) const {
-  const int64_t padded = hidden.dim(0);
-  if (!shares_rows(padded)) return false;
+bool Wav2Vec2Encoder::shares_rows(int64_t padded) const {
   const int threads = omp_get_max_threads();
-  // One bf16 attention input for even layers, one for odd: with no barrier
-  // after attention, a thread may write the next layer's q/k/v while another
-  // still reads this layer's keys (never two layers on: each layer's barrier
-  // waits for every thread).
+  return threads >= 2 && stacks_share_rows(padded);
+}
+
+bool Wav2Vec2Encoder::stacks_share_rows(int64_t rows) const {
+  return rows >= kernels::int8_detail::kRowsPerThreadForRowSplit * omp_get_max_threads() &&
+         layers_share_rows();
+}
+
+void Wav2Vec2Encoder::forward_layers_in_row_shares(Tensor& hidden,
+                                                   std::span<const Segment> segments,
+                                                   Workspace& ws) const {
+  const int64_t rows = hidden.dim(0);
+  const int threads = omp_get_max_threads();
+  // Two bf16 attention inputs a segment, one for even layers and one for
+  // odd: with no barrier after attention, a thread may write the next layer's
+  // q/k/v while another still reads this layer's keys (never two layers on:
+  // each layer's barrier waits for every thread).
   const int64_t heads = config_.num_attention_heads, head_dim = config_.head_dim();
-  const kernels::Bf16AttentionInput attention[2] = {
-      {padded, heads, head_dim, ws.attention_scores},
-      {padded, heads, head_dim, ws.attention_odd_layers}};
-  layers_.front().prepare_int8_workspace(padded, ws);
+  for (int parity = 0; parity < 2; ++parity)
+    lay_out_attention(segments, heads, head_dim, ws.segment_scratch, parity,
+                      ws.segment_attention[parity]);
+  layers_.front().prepare_int8_workspace(rows, ws);
   // Under a passive wait policy each fork, join or barrier costs a sleeping
   // thread's wake-up: the kernels' own parallel regions cost ~13 per layer,
   // this region one barrier per layer (all keys and values before attention).
 #pragma omp parallel num_threads(threads)
   {
     const int t = omp_get_thread_num();
-    const kernels::int8_detail::RowRange rows =
-        kernels::int8_detail::thread_rows(padded, t, omp_get_num_threads());
-    const RowShare share{rows.first, rows.count, t == 0};
+    const kernels::int8_detail::RowRange share_rows =
+        kernels::int8_detail::thread_rows(rows, t, omp_get_num_threads());
+    const RowShare share{share_rows.first, share_rows.count, t == 0};
     for (size_t l = 0; l < layers_.size(); ++l)
-      layers_[l].forward_row_share(share, hidden, frames, ws, attention[l % 2], l > 0,
+      layers_[l].forward_row_share(share, hidden, ws.segment_attention[l % 2], ws, l > 0,
                                    l + 1 < layers_.size() ? &layers_[l + 1] : nullptr);
   }
-  return true;
 }
 
 }  // namespace quasr::model

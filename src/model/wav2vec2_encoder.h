@@ -11,6 +11,7 @@
 
 #include <cmath>
 #include <memory>
+#include <span>
 #include <vector>
 
 #include "core/tensor.h"
@@ -23,6 +24,19 @@
 
 namespace quasr::model {
 
+// One utterance's rows in a stack of utterances that run the transformer
+// layers together (Wav2Vec2Encoder::run_layers): rows [first, first + padded)
+// of the stack, the first `frames` of them its frames, the rest padding.
+struct Segment {
+  int64_t first = 0, padded = 0, frames = 0;
+};
+
+// A segment's bf16 attention input (its rows numbered from the segment's first).
+struct SegmentAttention {
+  Segment rows;
+  kernels::Bf16AttentionInput input;
+};
+
 // Activation buffers reused across calls, so a steady-state forward over
 // inputs no longer than earlier ones allocates nothing.
 struct Workspace {
@@ -34,9 +48,16 @@ struct Workspace {
   Tensor context;
   Tensor ffn;
   AlignedBuffer attention_scores;
-  // The bf16 attention input of odd layers when threads share rows (see
-  // Wav2Vec2Encoder::forward_layers_in_row_shares).
-  AlignedBuffer attention_odd_layers;
+  // When threads share rows (Wav2Vec2Encoder::forward_layers_in_row_shares):
+  // each segment's bf16 attention input for even and for odd layers, and
+  // their memory (two buffers a segment).
+  std::vector<SegmentAttention> segment_attention[2];
+  std::vector<AlignedBuffer> segment_scratch;
+  // Several utterances' transformer rows, stacked, where each one's lie and
+  // which input it is (AsrModel::group_log_probs).
+  Tensor stacked;
+  std::vector<Segment> group_segments;
+  std::vector<size_t> group_items;
   // Rows one int8 linear's epilogue quantized for the next (see
   // TransformerLayer::forward_int8): the attention/feed-forward input and
   // the feed-forward's inner activations.
@@ -106,9 +127,10 @@ struct RowShare {
 class TransformerLayer {
  public:
   TransformerLayer(const BuildContext& ctx, const Wav2Vec2Config& config, int index);
-  // next: the layer after this one (null for the last), whose input this
-  // layer's int8 path prepares when both run it.
-  void forward(Tensor& hidden, int64_t valid_frames, Workspace& ws,
+  // The layer on the segments stacked in hidden, each attending to its own
+  // rows alone. next: the layer after this one (null for the last), whose
+  // input this layer's int8 path prepares when both run it.
+  void forward(Tensor& hidden, std::span<const Segment> segments, Workspace& ws,
                const TransformerLayer* next = nullptr) const;
   void set_attention_precision(kernels::AttentionPrecision precision) {
     attention_precision_ = precision;
@@ -118,14 +140,15 @@ class TransformerLayer {
   bool runs_in_row_shares() const;
   // Sizes ws for forward_row_share on `frames` rows (the same for every layer).
   void prepare_int8_workspace(int64_t frames, Workspace& ws) const;
-  // forward() for the rows of `share`, called by every thread of a parallel
-  // region with its own share: the threads meet only before attention (all
-  // keys written). ws prepared, attention shared (and not rewritten by the
-  // next layer); input_prepared: the previous layer left this one's q/k/v
-  // input.
-  void forward_row_share(const RowShare& share, Tensor& hidden, int64_t valid_frames, Workspace& ws,
-                         const kernels::Bf16AttentionInput& attention, bool input_prepared,
-                         const TransformerLayer* next) const;
+  // forward() for the rows of `share` of the stacked segments in hidden,
+  // called by every thread of a parallel region with its own share: the
+  // threads meet only before attention (all keys written). Each segment
+  // attends to its own rows alone. ws prepared, the attention inputs shared
+  // (and not rewritten by the next layer); input_prepared: the previous layer
+  // left this one's q/k/v input.
+  void forward_row_share(const RowShare& share, Tensor& hidden,
+                         std::span<const SegmentAttention> segments, Workspace& ws,
+                         bool input_prepared, const TransformerLayer* next) const;
 
  private:
   // The four linears when every one is dynamic int8 with per-row activations.
@@ -139,19 +162,24 @@ class TransformerLayer {
   // Same math as forward()'s other path, bit for bit, in fewer passes: each
   // linear's epilogue does the next step's per-row work (residual add,
   // LayerNorm, quantizing the next linear's input) while the row is in cache.
-  void forward_int8(const Int8Linears& linears, Tensor& hidden, int64_t valid_frames, Workspace& ws,
-                    const TransformerLayer* next) const;
+  void forward_int8(const Int8Linears& linears, Tensor& hidden, std::span<const Segment> segments,
+                    Workspace& ws, const TransformerLayer* next) const;
   // The int8 layer on all rows with each kernel sharing its work between the
   // threads (share null), or on one thread's share inside a parallel region.
-  // bf16: the bf16 attention input (null: fp32 attention; never with share).
+  // segments: the stacked utterances, for fp32 attention; bf16: each one's
+  // bf16 attention input (empty: fp32 attention; never with share).
   struct Int8Step {
     const Int8Linears& linears;
     float* x;
-    int64_t frames, valid_frames;
+    int64_t frames;
     Workspace& ws;
-    const kernels::Bf16AttentionInput* bf16;
+    std::span<const Segment> segments;
+    std::span<const SegmentAttention> bf16;
     const RowShare* share;
   };
+  // The share's attention: its q/k/v rows laid out, keys prepared, every
+  // thread's keys awaited, then its rows' context in ws.context.
+  void attend_row_share(const Int8Step& step) const;
   void run_int8(const Int8Step& step, bool input_prepared, const TransformerLayer* next) const;
   // x -> attention -> residual (and post-LN); leaves the feed-forward's
   // quantized input in ws.input_u8 / ws.input_params. input_prepared: the
@@ -164,10 +192,10 @@ class TransformerLayer {
   void run_linear(const Int8Step& step, const kernels::DynamicInt8Linear& linear, const uint8_t* q,
                   const quant::QuantParams* params, float* y, int64_t ld_y,
                   kernels::RowSink row_done) const;
-  void attention(const float* input, int64_t frames, int64_t valid_frames, Workspace& ws,
-                 float* output) const;
-  // ws.qkv -> ws.context.
-  void attention_core(int64_t frames, int64_t valid_frames, Workspace& ws) const;
+  void attention(const float* input, int64_t frames, std::span<const Segment> segments,
+                 Workspace& ws, float* output) const;
+  // ws.qkv -> ws.context, each segment on its own.
+  void attention_core(int64_t frames, std::span<const Segment> segments, Workspace& ws) const;
   float attention_scale() const { return 1.0f / std::sqrt(static_cast<float>(head_dim_)); }
   void feed_forward(const float* input, int64_t frames, Workspace& ws, float* output) const;
 
@@ -188,9 +216,25 @@ class Wav2Vec2Encoder {
   Wav2Vec2Encoder(const BuildContext& ctx, const Wav2Vec2Config& config);
 
   // wav: [samples] mono 16 kHz (already normalised if the model wants it).
-  // hidden: [padded, hidden_size], padded >= frames (a multiple of 32); rows
-  // past `frames` are padding. Returns frames.
+  // hidden: [padded, hidden_size], padded = padded_frames(frames); rows past
+  // `frames` are padding. Returns frames. embed() then run_layers().
   int64_t forward(const float* wav, int64_t samples, Workspace& ws, Tensor& hidden) const;
+  // The transformer's input rows for wav in hidden (as forward's, before the
+  // layers): extractor, projection, positional conv and, post-LN, the
+  // encoder's LayerNorm. Returns frames.
+  int64_t embed(const float* wav, int64_t samples, Workspace& ws, Tensor& hidden) const;
+  // The layers (and pre-LN, the final LayerNorm) on the segments stacked in
+  // hidden, which they cover in order. Each segment attends to its own rows
+  // alone and every other step works row by row, so each gets what
+  // forward() gives it alone: the same bits where the linears' kernels give
+  // a row the same result whatever rows come with it (int8: integer sums;
+  // quasr's AMX kernels), and the weights stream from memory once for all.
+  void run_layers(Tensor& hidden, std::span<const Segment> segments, Workspace& ws) const;
+  // Whether run_layers runs several segments, `rows` rows in all, in row
+  // shares (as shares_rows, but on one thread too).
+  bool stacks_share_rows(int64_t rows) const;
+  // Rows the transformer runs for `frames` frames (a multiple of 32).
+  static int64_t padded_frames(int64_t frames);
   const Wav2Vec2Config& config() const { return config_; }
   // fp32 by default; quantized models run bf16 (see AsrModel).
   void set_attention_precision(kernels::AttentionPrecision precision);
@@ -200,6 +244,8 @@ class Wav2Vec2Encoder {
   // row on AMX, bf16 attention on AMX, 2+ threads with 64+ rows each, and
   // QUASR_ROW_SHARES not 0 (which keeps one parallel region per kernel).
   bool shares_rows(int64_t padded) const;
+  // shares_rows but for the thread count and the rows.
+  bool layers_share_rows() const;
   // Whether forward runs the feature extractor in chunks of output frames on
   // every thread (see extract_features_in_chunks): every conv layer can and
   // QUASR_EXTRACTOR_CHUNKS is not 0 (a number there sets the chunk size).
@@ -231,8 +277,9 @@ class Wav2Vec2Encoder {
   int64_t extractor_chunk_frames() const;
 
   // The transformer layers in one parallel region, each thread on its own
-  // rows (RowShare), where every layer can; false (nothing run) otherwise.
-  bool forward_layers_in_row_shares(Tensor& hidden, int64_t frames, Workspace& ws) const;
+  // rows (RowShare) of the stacked segments.
+  void forward_layers_in_row_shares(Tensor& hidden, std::span<const Segment> segments,
+                                    Workspace& ws) const;
 };
 
 }  // namespace quasr::model
