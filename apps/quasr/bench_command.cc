@@ -48,6 +48,7 @@ struct BenchOptions {
   std::string shard = "0/1";
   int warmup = 10;
   int threads = 0;
+  int64_t batch_size = 1;
   std::string attention = "auto";
   std::string fp32_matmul = "auto";
   WindowOptions window;
@@ -168,6 +169,7 @@ nlohmann::json options_json(const BenchOptions& o, const std::vector<ModelSpec>&
           {"shard", o.shard},
           {"warmup", o.warmup},
           {"threads", o.threads},
+          {"batch_size", o.batch_size},
           {"decoder", o.decoder},
           {"attention", o.attention},
           {"normalize", o.normalize},
@@ -237,6 +239,7 @@ int run_bench(const BenchOptions& options) {
   settings.fp32_matmul = model::parse_fp32_matmul_choice(options.fp32_matmul, "--fp32-matmul");
   settings.window_samples = options.window.max_samples();
   settings.window_context_samples = options.window.context_samples();
+  settings.batch_size = options.batch_size;
   settings.skip_bad = options.skip_bad;
   settings.normalize_basic = options.normalize == "basic";
   settings.interrupt_after = interrupt_hook();
@@ -295,6 +298,12 @@ Action add_bench_command(CLI::App& app) {
   c->add_option("--warmup", o->warmup, "Utterances run untimed first, per model")
       ->check(CLI::NonNegativeNumber);
   c->add_option("--threads", o->threads, "Threads (default: all cores)");
+  c->add_option("--batch-size", o->batch_size,
+                "Utterances run together, in dataset order: one transformer pass for each group "
+                "where the model allows (int8 layers on AMX), every result as if run alone; each "
+                "utterance is charged the group's encoder time by its share of the audio "
+                "(default 1)")
+      ->check(CLI::PositiveNumber);
   c->add_option("--attention", o->attention,
                 "Attention products: auto (bf16 for quantized models where the CPU has native "
                 "bf16, else fp32) | fp32 | bf16");

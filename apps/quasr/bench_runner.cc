@@ -5,6 +5,7 @@
 #include <csignal>
 #include <filesystem>
 #include <fstream>
+#include <span>
 
 #include "audio/audio.h"
 #include "bench_info.h"
@@ -38,54 +39,74 @@ void reset_peak_rss() {
   if (clear) clear << "5";
 }
 
-// The engine's own stage times of the latest forward ("encoder.cnn", ...),
-// beside the audio / encoder / decode totals.
-void add_engine_components(const model::StageTimes& times,
-                           std::map<std::string, double>& component_s) {
-  for (std::size_t k = 0; k < model::StageTimes::kStages; ++k) {
-    const auto stage = static_cast<model::Stage>(k);
-    component_s[model::stage_name(stage)] = times.seconds(stage);
-  }
-}
-
 struct Measured {
   UtteranceResult result;
   bool ok = false;
   std::string error;
 };
 
-// Audio decode + resample, encoder forward, greedy decode; each timed.
-Measured measure(const model::AsrModel& model, const BenchItem& item, const LoopSettings& settings,
-                 model::Workspace& ws, Tensor& log_probs) {
-  Measured m;
-  UtteranceResult& r = m.result;
-  const Clock::time_point start = Clock::now();
-  std::vector<float> wav;
-  try {
-    wav = load_audio(item.utterance.audio_path, kSampleRate);
-  } catch (const Error& e) {
-    m.error = e.what();
-    return m;
+// Audio decode + resample of each item (timed; failures recorded in out).
+// Returns the audio that loaded, in group order, and its items' positions.
+std::vector<std::vector<float>> load_group(std::span<const BenchItem* const> group,
+                                           std::vector<Measured>& out, std::vector<size_t>& items) {
+  std::vector<std::vector<float>> wavs;
+  for (size_t k = 0; k < group.size(); ++k) {
+    const Clock::time_point start = Clock::now();
+    try {
+      wavs.push_back(load_audio(group[k]->utterance.audio_path, kSampleRate));
+    } catch (const Error& e) {
+      out[k].error = e.what();
+      continue;
+    }
+    out[k].result.component_s["audio"] = seconds_since(start);
+    out[k].result.audio_s = static_cast<double>(wavs.back().size()) / kSampleRate;
+    items.push_back(k);
   }
-  const double audio_done = seconds_since(start);
+  return wavs;
+}
+
+// Audio decode + resample, encoder forward and greedy decode of a group of
+// items, each timed but the encoder, which runs the group at once
+// (AsrModel::group_log_probs: one transformer pass where the model can;
+// windowed recordings alone): each utterance is charged the group's encoder
+// and stage times in proportion to its audio. A group of one is the plain
+// per-utterance loop.
+std::vector<Measured> measure_group(const model::AsrModel& model,
+                                    std::span<const BenchItem* const> group,
+                                    const LoopSettings& settings, model::Workspace& ws,
+                                    std::vector<Tensor>& log_probs) {
+  std::vector<Measured> out(group.size());
+  std::vector<size_t> items;
+  const std::vector<std::vector<float>> wavs = load_group(group, out, items);
   const Clock::time_point encoder_start = Clock::now();
-  model.log_probs_windowed(wav.data(), static_cast<int64_t>(wav.size()), settings.window_samples,
-                           settings.window_context_samples, ws, log_probs);
-  r.encoder_s = seconds_since(encoder_start);
-  const Clock::time_point decode_start = Clock::now();
-  std::string hyp = model.greedy_text(log_probs);
-  const double decode_s = seconds_since(decode_start);
-  r.e2e_s = seconds_since(start);
-  r.component_s = {{"audio", audio_done}, {"encoder", r.encoder_s}, {"decode", decode_s}};
-  add_engine_components(ws.times, r.component_s);
-  r.audio_s = static_cast<double>(wav.size()) / kSampleRate;
-  r.id = item.utterance.id;
-  r.index = item.utterance.index;
-  r.ref = item.ref;
-  r.hyp = settings.normalize_basic ? normalize_basic(std::move(hyp)) : std::move(hyp);
-  score_utterance(r);
-  m.ok = true;
-  return m;
+  model.group_log_probs(wavs, ws, log_probs, settings.window_samples,
+                        settings.window_context_samples);
+  const double encoder_s = seconds_since(encoder_start);
+  double audio_s = 0.0;
+  for (size_t k : items) audio_s += out[k].result.audio_s;
+  for (size_t j = 0; j < items.size(); ++j) {
+    Measured& m = out[items[j]];
+    UtteranceResult& r = m.result;
+    const BenchItem& item = *group[items[j]];
+    const double part = audio_s > 0.0 ? r.audio_s / audio_s : 1.0 / double(items.size());
+    r.encoder_s = encoder_s * part;
+    r.component_s["encoder"] = r.encoder_s;
+    for (std::size_t stage = 0; stage < model::StageTimes::kStages; ++stage) {
+      const auto s = static_cast<model::Stage>(stage);
+      r.component_s[model::stage_name(s)] = ws.times.seconds(s) * part;
+    }
+    const Clock::time_point decode_start = Clock::now();
+    std::string hyp = model.greedy_text(log_probs[j]);
+    r.component_s["decode"] = seconds_since(decode_start);
+    r.e2e_s = r.component_s["audio"] + r.encoder_s + r.component_s["decode"];
+    r.id = item.utterance.id;
+    r.index = item.utterance.index;
+    r.ref = item.ref;
+    r.hyp = settings.normalize_basic ? normalize_basic(std::move(hyp)) : std::move(hyp);
+    score_utterance(r);
+    m.ok = true;
+  }
+  return out;
 }
 
 void record_failure(const BenchItem& item, const std::string& error, const LoopSettings& settings,
@@ -116,19 +137,37 @@ std::vector<const BenchItem*> warm_up_items(const std::vector<BenchItem>& items,
   return chosen;
 }
 
-// Runs in the workspace the timed loop then uses.
+// The items not failed yet, in groups of settings.batch_size (the last may
+// be short).
+std::vector<std::vector<const BenchItem*>> groups_of(std::span<const BenchItem* const> items,
+                                                     const LoopSettings& settings,
+                                                     const FailedItems& failed) {
+  std::vector<std::vector<const BenchItem*>> groups;
+  for (const BenchItem* item : items) {
+    if (failed.ids.count(item->utterance.id)) continue;
+    if (groups.empty() || static_cast<int64_t>(groups.back().size()) >= settings.batch_size)
+      groups.emplace_back();
+    groups.back().push_back(item);
+  }
+  return groups;
+}
+
+// Runs in the workspace the timed loop then uses, in groups as it does.
 void warm_up(const ModelSpec& spec, const model::AsrModel& model,
              const std::vector<BenchItem>& items, const LoopSettings& settings,
-             ProgressLine& progress, FailedItems& failed, model::Workspace& ws, Tensor& log_probs) {
+             ProgressLine& progress, FailedItems& failed, model::Workspace& ws,
+             std::vector<Tensor>& log_probs) {
   const std::vector<const BenchItem*> chosen = warm_up_items(items, settings.warmup);
   if (chosen.empty()) return;
   progress.start(spec.name + " warm-up", static_cast<int64_t>(chosen.size()));
-  for (size_t k = 0; k < chosen.size() && !InterruptGuard::interrupted(); ++k) {
-    const BenchItem& item = *chosen[k];
-    if (failed.ids.count(item.utterance.id)) continue;
-    Measured m = measure(model, item, settings, ws, log_probs);
-    if (!m.ok) record_failure(item, m.error, settings, failed);
-    progress.update(static_cast<int64_t>(k + 1));
+  int64_t done = 0;
+  for (const auto& group : groups_of(chosen, settings, failed)) {
+    if (InterruptGuard::interrupted()) break;
+    const std::vector<Measured> measured = measure_group(model, group, settings, ws, log_probs);
+    for (size_t k = 0; k < group.size(); ++k)
+      if (!measured[k].ok) record_failure(*group[k], measured[k].error, settings, failed);
+    done += static_cast<int64_t>(group.size());
+    progress.update(done);
   }
   progress.finish();
 }
@@ -170,25 +209,28 @@ ModelOutcome bench_model(const ModelSpec& spec, const std::vector<BenchItem>& it
     if (!done.count(item.utterance.id)) todo.push_back(&item);
   }
   model::Workspace ws;
-  Tensor log_probs;
+  std::vector<Tensor> log_probs;
   if (!todo.empty()) warm_up(spec, *model, items, settings, progress, failed, ws, log_probs);
   progress.start(spec.name, static_cast<int64_t>(todo.size()));
-  for (size_t k = 0; k < todo.size(); ++k) {
+  int64_t done_items = 0;
+  for (const auto& group : groups_of(todo, settings, failed)) {
     if (InterruptGuard::interrupted()) break;
-    const BenchItem& item = *todo[k];
-    if (failed.ids.count(item.utterance.id)) continue;
-    Measured m = measure(*model, item, settings, ws, log_probs);
-    if (!m.ok) {
-      record_failure(item, m.error, settings, failed);
-      continue;
+    std::vector<Measured> measured = measure_group(*model, group, settings, ws, log_probs);
+    for (size_t k = 0; k < group.size(); ++k) {
+      Measured& m = measured[k];
+      if (!m.ok) {
+        record_failure(*group[k], m.error, settings, failed);
+        continue;
+      }
+      m.result.model = spec.name;
+      sink.add(m.result);
+      outcome.utterances.push_back(std::move(m.result));
+      if (settings.interrupt_after >= 0 && sink.added() == settings.interrupt_after) {
+        std::raise(SIGINT);
+      }
     }
-    m.result.model = spec.name;
-    sink.add(m.result);
-    outcome.utterances.push_back(std::move(m.result));
-    progress.update(static_cast<int64_t>(k + 1));
-    if (settings.interrupt_after >= 0 && sink.added() == settings.interrupt_after) {
-      std::raise(SIGINT);
-    }
+    done_items += static_cast<int64_t>(group.size());
+    progress.update(done_items);
   }
   progress.finish();
   outcome.interrupted = InterruptGuard::interrupted();

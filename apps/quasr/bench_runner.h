@@ -40,6 +40,8 @@ struct LoopSettings {
   model::Fp32MatmulChoice fp32_matmul = model::Fp32MatmulChoice::kAuto;
   int64_t window_samples = 0;  // AsrModel::log_probs_windowed (0: never split)
   int64_t window_context_samples = 0;
+  // Utterances run together (AsrModel::group_log_probs), in dataset order.
+  int64_t batch_size = 1;
 };
 
 // The per-utterance JSONL log, opened on the first record so a run that fails

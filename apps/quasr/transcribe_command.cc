@@ -1,6 +1,8 @@
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <memory>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -22,6 +24,7 @@ struct TranscribeOptions {
   std::string logits;
   int threads = 0;
   bool batch = false;
+  int64_t batch_size = 1;
   WindowOptions window;
   std::string attention = "auto";
   std::string fp32_matmul = "auto";
@@ -52,10 +55,14 @@ int run_transcribe(const TranscribeOptions& options) {
     log_probs = model->batch_log_probs(wavs, ws);
   } else {
     log_probs.resize(wavs.size());
-    for (size_t i = 0; i < wavs.size(); ++i)
-      model->log_probs_windowed(wavs[i].data(), static_cast<int64_t>(wavs[i].size()),
-                                options.window.max_samples(), options.window.context_samples(), ws,
-                                log_probs[i]);
+    std::vector<Tensor> group;
+    const auto size = static_cast<size_t>(options.batch_size);
+    for (size_t first = 0; first < wavs.size(); first += size) {
+      const size_t count = std::min(size, wavs.size() - first);
+      model->group_log_probs(std::span(wavs).subspan(first, count), ws, group,
+                             options.window.max_samples(), options.window.context_samples());
+      for (size_t i = 0; i < count; ++i) std::swap(log_probs[first + i], group[i]);
+    }
   }
   if (!options.logits.empty()) write_npy_f32(options.logits, log_probs[0]);
   for (size_t i = 0; i < wavs.size(); ++i)
@@ -84,9 +91,16 @@ Action add_transcribe_command(CLI::App& app) {
                       "fp32 linears: auto (bf16x3 where the CPU has AMX-BF16, else exact) | "
                       "exact (oneDNN fp32) | bf16x3 (AMX; each operand as two bf16 halves)");
   add_window_options(command, &options->window);
-  command->add_flag("--batch", options->batch,
-                    "Run all files as one padded batch with the checkpoint format's batching "
-                    "semantics (default: one at a time)");
+  CLI::Option* batch = command->add_flag(
+      "--batch", options->batch,
+      "Run all files as one padded batch with the checkpoint format's batching semantics "
+      "(default: one at a time)");
+  command
+      ->add_option("--batch-size", options->batch_size,
+                   "Files run together: one transformer pass for each group of N where the model "
+                   "allows (int8 layers on AMX), every result as if run alone (default 1)")
+      ->check(CLI::PositiveNumber)
+      ->excludes(batch);
   return [options] { return run_transcribe(*options); };
 }
 

@@ -302,6 +302,37 @@ TEST(Bench, SkipBadContinuesAndListsWhatWasSkipped) {
   EXPECT_NE(r.err.find("2 skipped"), std::string::npos);
 }
 
+// --batch-size 2 runs the 3 utterances as a group of 2 and one alone: the
+// same transcripts, each utterance charged the group's encoder time in
+// proportion to its audio (so a group's utterances share one RTF).
+TEST(Bench, BatchSizeGivesTheSameTranscriptsAndSharesTheEncoderTime) {
+  TempDir dir;
+  const std::vector<Row> rows = exact_rows("sb_local");
+  const std::string data = write_tsv_dataset(dir.path(), rows);
+  std::vector<std::string> args = bench_args({"sb_local"}, data, dir / "run.json");
+  args.insert(args.end(), {"--batch-size", "2"});
+  CommandResult r = run_quasr(args);
+  ASSERT_EQ(r.status, 0) << r.err;
+  const nlohmann::json run = read_json(dir / "run.json");
+  EXPECT_EQ(schema_violations(run), "");
+  EXPECT_EQ(run.at("options").at("batch_size"), 2);
+  expect_exact(run.at("models").at(0), total_words(rows));
+  const nlohmann::json& utterances = run.at("utterances");
+  ASSERT_EQ(utterances.size(), 3u);
+  for (size_t k = 0; k < rows.size(); ++k) EXPECT_EQ(utterances.at(k).at("hyp"), rows[k].text);
+  auto rtf = [&](size_t k) {
+    return utterances.at(k).at("encoder_s").get<double>() /
+           utterances.at(k).at("audio_s").get<double>();
+  };
+  EXPECT_NEAR(rtf(0), rtf(1), 1e-9 * rtf(0));
+  for (size_t k = 0; k < rows.size(); ++k) {
+    const nlohmann::json& parts = utterances.at(k).at("component_s");
+    EXPECT_DOUBLE_EQ(parts.at("encoder").get<double>(),
+                     utterances.at(k).at("encoder_s").get<double>());
+    EXPECT_GT(parts.at("encoder.feed_forward").get<double>(), 0.0);
+  }
+}
+
 TEST(Bench, WindowContextThatLeavesNoFrameFailsBeforeAnyWork) {
   TempDir dir;
   const std::string json = dir / "run.json";
@@ -320,6 +351,7 @@ TEST(Bench, UsageErrorsExitWithTwo) {
   EXPECT_EQ(run_quasr({"bench", "--data", "x.jsonl"}).status, 2);  // no --model
   EXPECT_EQ(run_quasr({"bench", "--model", "m", "--data", "x", "--decoder", "beam"}).status, 2);
   EXPECT_EQ(run_quasr({"bench", "--model", "m", "--data", "x", "--normalize", "full"}).status, 2);
+  EXPECT_EQ(run_quasr({"bench", "--model", "m", "--data", "x", "--batch-size", "0"}).status, 2);
 }
 
 }  // namespace

@@ -36,19 +36,34 @@ std::vector<Case> sb_local_cases() {
   return out;
 }
 
+// One at a time, and in groups of 2 (the last one short) or 3 through the
+// transformer together (--batch-size): the same texts.
 TEST(CliReference, TranscribePrintsReferenceTexts) {
   const std::vector<Case> cases = sb_local_cases();
   ASSERT_EQ(cases.size(), 3u);
-  std::vector<std::string> args{"transcribe", "--model", fixture("models/sb_local")};
-  std::string expected;
-  for (const Case& c : cases) {
-    args.push_back(c.wav);
-    expected += c.wav + "\t" + c.text + "\n";
+  for (const char* batch_size : {"1", "2", "3"}) {
+    std::vector<std::string> args{"transcribe", "--model", fixture("models/sb_local"),
+                                  "--batch-size", batch_size};
+    std::string expected;
+    for (const Case& c : cases) {
+      args.push_back(c.wav);
+      expected += c.wav + "\t" + c.text + "\n";
+    }
+    const CommandResult outcome = run_quasr(args);
+    EXPECT_EQ(outcome.status, 0) << outcome.err;
+    EXPECT_EQ(outcome.err, "");
+    EXPECT_EQ(outcome.out, expected) << "--batch-size " << batch_size;
   }
-  const CommandResult outcome = run_quasr(args);
-  EXPECT_EQ(outcome.status, 0) << outcome.err;
-  EXPECT_EQ(outcome.err, "");
-  EXPECT_EQ(outcome.out, expected);
+}
+
+TEST(CliReference, BatchSizeIsAPositiveNumberAndNotWithPaddedBatch) {
+  const Case c = sb_local_cases().at(0);
+  const std::string model = fixture("models/sb_local");
+  EXPECT_EQ(run_quasr({"transcribe", "--model", model, "--batch-size", "0", c.wav}).status, 2);
+  const CommandResult both =
+      run_quasr({"transcribe", "--model", model, "--batch", "--batch-size", "2", c.wav});
+  EXPECT_EQ(both.status, 2);
+  EXPECT_NE(both.err.find("--batch excludes --batch-size"), std::string::npos) << both.err;
 }
 
 TEST(CliReference, LogitsEqualReference) {
