@@ -11,6 +11,7 @@
 #include <omp.h>
 
 #include "core/cpu_features.h"
+#include "kernels/vector_math_avx2.h"
 #include "kernels/vector_math_avx512.h"
 
 #define QUASR_VECTOR_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
@@ -105,8 +106,14 @@ bool use_avx512() {
   return avx512;
 }
 
+bool use_avx2() {
+  static const bool avx2 = isa_level() >= IsaLevel::kAvx2;
+  return avx2;
+}
+
 void gelu_block(float* x, int64_t n) {
   if (use_avx512()) return avx512::gelu_n(x, n);
+  if (use_avx2()) return avx2::gelu_n(x, n);
   for (int64_t i = 0; i < n; ++i)
     x[i] = static_cast<float>(0.5 * x[i] * std::erfc(-x[i] * M_SQRT1_2));
 }
@@ -162,7 +169,40 @@ __attribute__((target("avx512f,fma"))) void softmax_row_avx512(float* row, int64
   std::fill(row + valid, row + ld, 0.0f);
 }
 
+// The AVX-512 softmax's steps eight lanes wide; the tail through a padded copy.
+__attribute__((target("avx2,fma"))) void softmax_row_avx2(float* row, int64_t valid, int64_t ld) {
+  const float max_value = *std::max_element(row, row + valid);
+  const __m256 offset = _mm256_set1_ps(max_value);
+  __m256 sums = _mm256_setzero_ps();
+  int64_t c = 0;
+  for (; c + 8 <= valid; c += 8) {
+    const __m256 e = avx2::exp(_mm256_sub_ps(_mm256_loadu_ps(row + c), offset));
+    sums = _mm256_add_ps(sums, e);
+    _mm256_storeu_ps(row + c, e);
+  }
+  float tail[8];
+  std::fill(tail, tail + 8, -INFINITY);  // e^-inf: 0, adds nothing
+  std::copy(row + c, row + valid, tail);
+  const __m256 e = avx2::exp(_mm256_sub_ps(_mm256_loadu_ps(tail), offset));
+  _mm256_storeu_ps(tail, e);
+  std::copy(tail, tail + (valid - c), row + c);
+  sums = _mm256_add_ps(sums, e);
+  float lanes[8];
+  _mm256_storeu_ps(lanes, sums);
+  float sum = 0.0f;
+  for (float lane : lanes) sum += lane;
+  const __m256 inv = _mm256_set1_ps(1.0f / sum);
+  for (c = 0; c + 8 <= valid; c += 8)
+    _mm256_storeu_ps(row + c, _mm256_mul_ps(inv, _mm256_loadu_ps(row + c)));
+  for (; c < valid; ++c) row[c] *= 1.0f / sum;
+  std::fill(row + valid, row + ld, 0.0f);
+}
+
 }  // namespace
+
+__attribute__((target("avx2,fma"))) void avx2_exp_8(const float* in, float* out) {
+  _mm256_storeu_ps(out, avx2::exp(_mm256_loadu_ps(in)));
+}
 
 __attribute__((target("avx512f,fma"))) void avx512_exp_16(const float* in, float* out) {
   _mm512_storeu_ps(out, avx512::exp(_mm512_loadu_ps(in)));
@@ -373,11 +413,13 @@ void log_softmax_rows(float* x, int64_t rows, int64_t cols) {
 }
 
 void softmax_rows_prefix(float* x, int64_t rows, int64_t valid, int64_t ld) {
-  const bool avx512 = use_avx512();
+  const bool avx512 = use_avx512(), avx2 = use_avx2();
 #pragma omp parallel for schedule(static) if (!omp_in_parallel())
   for (int64_t r = 0; r < rows; ++r) {
     if (avx512) {
       softmax_row_avx512(x + r * ld, valid, ld);
+    } else if (avx2) {
+      softmax_row_avx2(x + r * ld, valid, ld);
     } else {
       softmax_row_scalar(x + r * ld, valid, ld);
     }

@@ -11,6 +11,7 @@
 
 #include "core/cpu_features.h"
 #include "kernels/elementwise.h"
+#include "kernels/vector_math_avx2.h"
 #include "kernels/vector_math_avx512.h"
 
 namespace quasr::kernels {
@@ -60,26 +61,44 @@ TEST(VectorMath, LayerNormGeluEqualsLayerNormThenGelu) {
   for (size_t i = 0; i < x.size(); ++i) ASSERT_EQ(fused[i], split[i]) << i;
 }
 
-TEST(VectorMath, ExpRelativeErrorBelowThreeTenMillionths) {
-  if (isa_level() < IsaLevel::kAvx512) GTEST_SKIP() << "no AVX-512 on this CPU";
+// exp_16: avx512_exp_16 or avx2_exp_8 twice.
+void check_exp(void (*exp_16)(const float*, float*)) {
   std::vector<float> x;
   for (double v = -87.0; v <= 88.0; v += 1.0 / 64) x.push_back(static_cast<float>(v));
   for (size_t i = 0; i < x.size(); i += 16) {
     float in[16] = {}, out[16];
     for (size_t j = 0; j < 16 && i + j < x.size(); ++j) in[j] = x[i + j];
-    avx512_exp_16(in, out);
+    exp_16(in, out);
     for (size_t j = 0; j < 16 && i + j < x.size(); ++j) {
       double want = std::exp(static_cast<double>(in[j]));
       ASSERT_LT(std::fabs(out[j] - want) / want, 3e-7) << "x=" << in[j];
     }
   }
-  float edges[16] = {-200.0f, -104.0f, 89.0f, 200.0f};
+  float edges[16] = {-200.0f, -104.0f, 89.0f, 200.0f, -INFINITY, INFINITY, -87.5f, -100.0f};
   float out[16];
-  avx512_exp_16(edges, out);
+  exp_16(edges, out);
   EXPECT_EQ(out[0], 0.0f);
   EXPECT_EQ(out[1], 0.0f);
   EXPECT_TRUE(std::isinf(out[2]));
   EXPECT_TRUE(std::isinf(out[3]));
+  EXPECT_EQ(out[4], 0.0f);
+  EXPECT_TRUE(std::isinf(out[5]));
+  // Subnormal results, rounded once: e^-87.5 = 9.9e-39, e^-100 = 3.7e-44.
+  EXPECT_NEAR(out[6], std::exp(-87.5), 2e-45);
+  EXPECT_NEAR(out[7], std::exp(-100.0), 2e-45);
+}
+
+TEST(VectorMath, ExpRelativeErrorBelowThreeTenMillionths) {
+  if (isa_level() < IsaLevel::kAvx512) GTEST_SKIP() << "no AVX-512 on this CPU";
+  check_exp(avx512_exp_16);
+}
+
+TEST(VectorMath, Avx2ExpRelativeErrorBelowThreeTenMillionths) {
+  if (isa_level() < IsaLevel::kAvx2) GTEST_SKIP() << "no AVX2 on this CPU (or QUASR_ISA=ref)";
+  check_exp([](const float* in, float* out) {
+    avx2_exp_8(in, out);
+    avx2_exp_8(in + 8, out + 8);
+  });
 }
 
 TEST(VectorMath, SoftmaxPrefixMatchesDoubleAndZeroesMaskedKeys) {

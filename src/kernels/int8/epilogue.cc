@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <cstring>
 
+#include "kernels/vector_math_avx2.h"
 #include "kernels/vector_math_avx512.h"
 
 namespace quasr::kernels::int8_detail {
@@ -131,7 +132,7 @@ __attribute__((target("avx2,fma"))) void dequantize_avx2(const void* acc_row, fl
   if (tail.bias) tail.bias += j;
   tail.activation = Activation::kNone;
   dequantize_scalar(accs + j, y + j, n - j, tail);
-  if (p.activation == Activation::kGelu) gelu_scalar(y, n);
+  if (p.activation == Activation::kGelu) avx2::gelu_n(y, n);
 }
 
 }  // namespace
@@ -172,6 +173,7 @@ void dequantize_row_in_place(void* row, int64_t n, const EpilogueRow& params, Is
 
 void gelu_in_place(float* x, int64_t n, IsaLevel isa) {
   if (isa >= IsaLevel::kAvx512) return avx512::gelu_n(x, n);
+  if (isa == IsaLevel::kAvx2) return avx2::gelu_n(x, n);
   gelu_scalar(x, n);
 }
 
