@@ -81,10 +81,42 @@ __attribute__((target("avx512f,fma"))) void mean_and_variance_avx512(const float
   *variance = std::max(0.0, square_sum / static_cast<double>(n) - m * m);
 }
 
+// The same one-pass sums four doubles wide, 16 values a step.
+__attribute__((target("avx2,fma"))) void mean_and_variance_avx2(const float* x, int64_t n,
+                                                                double* mean, double* variance) {
+  __m256d sums[4], squares[4];
+  for (int j = 0; j < 4; ++j) sums[j] = squares[j] = _mm256_setzero_pd();
+  int64_t i = 0;
+  for (; i + 16 <= n; i += 16) {
+    for (int j = 0; j < 4; ++j) {
+      const __m256d v = _mm256_cvtps_pd(_mm_loadu_ps(x + i + 4 * j));
+      sums[j] = _mm256_add_pd(sums[j], v);
+      squares[j] = _mm256_fmadd_pd(v, v, squares[j]);
+    }
+  }
+  double lanes[4], square_lanes[4];
+  _mm256_storeu_pd(lanes,
+                   _mm256_add_pd(_mm256_add_pd(sums[0], sums[1]), _mm256_add_pd(sums[2], sums[3])));
+  _mm256_storeu_pd(square_lanes, _mm256_add_pd(_mm256_add_pd(squares[0], squares[1]),
+                                               _mm256_add_pd(squares[2], squares[3])));
+  double sum = (lanes[0] + lanes[1]) + (lanes[2] + lanes[3]);
+  double square_sum = (square_lanes[0] + square_lanes[1]) + (square_lanes[2] + square_lanes[3]);
+  for (; i < n; ++i) {
+    const double v = x[i];
+    sum += v;
+    square_sum += v * v;
+  }
+  const double m = sum / static_cast<double>(n);
+  *mean = m;
+  *variance = std::max(0.0, square_sum / static_cast<double>(n) - m * m);
+}
+
 bool use_avx512();
+bool use_avx2();
 
 void mean_and_variance(const float* x, int64_t n, double* mean, double* variance) {
   if (use_avx512()) return mean_and_variance_avx512(x, n, mean, variance);
+  if (use_avx2()) return mean_and_variance_avx2(x, n, mean, variance);
   mean_and_variance_scalar(x, n, mean, variance);
 }
 
