@@ -116,6 +116,32 @@ class RandomWeights {
   std::map<std::string, LeafQuantSpec> quantized_;
 };
 
+// RandomWeights built into an encoder with bf16 attention (what quantized
+// folders run), the int8 linears' deferred backends made.
+class RandomBf16Encoder {
+ public:
+  explicit RandomBf16Encoder(const Wav2Vec2Config& config)
+      : weights_(config),
+        build_(with_quantized(weights_)),
+        ctx_(weights_.dict(), "", "", &build_),
+        encoder_(ctx_, config) {
+    build_.run_deferred();
+    encoder_.set_attention_precision(kernels::AttentionPrecision::kBf16);
+  }
+  const Wav2Vec2Encoder& encoder() const { return encoder_; }
+
+ private:
+  static ModelBuild with_quantized(const RandomWeights& weights) {
+    ModelBuild build;
+    build.quantized = weights.quantized();
+    return build;
+  }
+  RandomWeights weights_;
+  ModelBuild build_;
+  BuildContext ctx_;
+  Wav2Vec2Encoder encoder_;
+};
+
 inline std::vector<float> speech_like(int64_t samples, uint32_t seed) {
   std::mt19937 rng(seed);
   std::normal_distribution<float> noise(0.0f, 0.05f);

@@ -22,7 +22,7 @@ namespace quasr::model {
 namespace {
 
 using testing::encode;
-using testing::RandomWeights;
+using testing::RandomBf16Encoder;
 using testing::small_config;
 using testing::speech_like;
 
@@ -37,13 +37,8 @@ TEST_P(RowShareTest, SameBitsAsOneParallelRegionPerKernel) {
     GTEST_SKIP() << "AMX not usable here";
   kernels::set_num_threads(2);
   const Wav2Vec2Config config = small_config(GetParam());
-  RandomWeights weights(config);
-  ModelBuild build;
-  build.quantized = weights.quantized();
-  BuildContext ctx(weights.dict(), "", "", &build);
-  Wav2Vec2Encoder encoder(ctx, config);
-  build.run_deferred();
-  encoder.set_attention_precision(kernels::AttentionPrecision::kBf16);
+  const RandomBf16Encoder random(config);
+  const Wav2Vec2Encoder& encoder = random.encoder();
 
   // 299 frames (padded 320: 20 groups of 16, 10 per thread), 150 (padded 160:
   // 5 and 5), 135 (padded 160 again, shorter input), 90 (padded 96: too few

@@ -21,7 +21,7 @@ namespace quasr::model {
 namespace {
 
 using testing::encode;
-using testing::RandomWeights;
+using testing::RandomBf16Encoder;
 using testing::small_config;
 using testing::speech_like;
 
@@ -34,13 +34,8 @@ TEST_P(SegmentsTest, EachSegmentHasItsBitsAlone) {
   const bool amx = kernels::int8_detail::AmxInt8Matmul::available() &&
                    kernels::Bf16AttentionInput::runs_on_amx(64);
   const Wav2Vec2Config config = small_config(GetParam());
-  RandomWeights weights(config);
-  ModelBuild build;
-  build.quantized = weights.quantized();
-  BuildContext ctx(weights.dict(), "", "", &build);
-  Wav2Vec2Encoder encoder(ctx, config);
-  build.run_deferred();
-  encoder.set_attention_precision(kernels::AttentionPrecision::kBf16);
+  const RandomBf16Encoder random(config);
+  const Wav2Vec2Encoder& encoder = random.encoder();
 
   // Padded to 320, 64, 32, 0 (too short for a frame), 160 and 96 rows: 672
   // in all, 42 row groups of 16, so the second thread's share starts at row
@@ -97,12 +92,8 @@ TEST_P(SegmentsTest, EachSegmentHasItsBitsAlone) {
 
 TEST_P(SegmentsTest, SegmentsMustCoverTheRows) {
   const Wav2Vec2Config config = small_config(GetParam());
-  RandomWeights weights(config);
-  ModelBuild build;
-  build.quantized = weights.quantized();
-  BuildContext ctx(weights.dict(), "", "", &build);
-  Wav2Vec2Encoder encoder(ctx, config);
-  build.run_deferred();
+  const RandomBf16Encoder random(config);
+  const Wav2Vec2Encoder& encoder = random.encoder();
   Tensor stacked({96, config.hidden_size});
   stacked.fill(0.0f);
   Workspace ws;
