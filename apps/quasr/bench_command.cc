@@ -299,10 +299,9 @@ Action add_bench_command(CLI::App& app) {
       ->check(CLI::NonNegativeNumber);
   c->add_option("--threads", o->threads, "Threads (default: all cores)");
   c->add_option("--batch-size", o->batch_size,
-                "Utterances run together, in dataset order: one transformer pass for each group "
-                "where the model allows (int8 layers on AMX), every result as if run alone; each "
-                "utterance is charged the group's encoder time by its share of the audio "
-                "(default 1)")
+                "Utterances run together, in dataset order: one transformer pass for each group, "
+                "every result as if run alone; each utterance is charged the group's encoder "
+                "time by its share of the audio (default 1)")
       ->check(CLI::PositiveNumber);
   c->add_option("--attention", o->attention,
                 "Attention products: auto (bf16 for quantized models where the CPU has native "

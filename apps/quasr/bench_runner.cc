@@ -67,7 +67,7 @@ std::vector<std::vector<float>> load_group(std::span<const BenchItem* const> gro
 
 // Audio decode + resample, encoder forward and greedy decode of a group of
 // items, each timed but the encoder, which runs the group at once
-// (AsrModel::group_log_probs: one transformer pass where the model can;
+// (AsrModel::group_log_probs: one transformer pass for the group;
 // windowed recordings alone): each utterance is charged the group's encoder
 // and stage times in proportion to its audio. A group of one is the plain
 // per-utterance loop.

@@ -97,8 +97,8 @@ Action add_transcribe_command(CLI::App& app) {
       "(default: one at a time)");
   command
       ->add_option("--batch-size", options->batch_size,
-                   "Files run together: one transformer pass for each group of N where the model "
-                   "allows (int8 layers on AMX), every result as if run alone (default 1)")
+                   "Files run together: one transformer pass for each group of N, every result as "
+                   "if run alone (default 1)")
       ->check(CLI::PositiveNumber)
       ->excludes(batch);
   return [options] { return run_transcribe(*options); };
