@@ -1,5 +1,6 @@
-// fp32 self-attention of one head over a block of queries, on AVX-512
-// register tiles (the fp32 models' attention; bf16 has attention_amx.h).
+// fp32 self-attention of one head over a block of queries, on AVX-512 or
+// AVX2 register tiles (the fp32 models' attention, and the quantized ones'
+// where the CPU lacks native bf16; bf16 has attention_amx.h).
 //
 // Why not oneDNN: q, k and v are strided column blocks of the q/k/v buffer,
 // and oneDNN 2.6 runs such views on its generic gemm:jit at ~50 GMAC/s here.
@@ -12,7 +13,7 @@
 
 namespace quasr::kernels {
 
-// AVX-512 CPU (quasr's ISA level) and a head size the tiles take.
+// AVX2 or AVX-512 (quasr's ISA level) and a head size the tiles take.
 bool f32_attention_kernel_available(int64_t head_dim);
 
 // out[i, :head_dim] (row stride ld_out) = softmax(scale q_i · k_s over

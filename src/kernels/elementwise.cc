@@ -202,8 +202,22 @@ __attribute__((target("avx512f,fma"))) void softmax_row_avx512(float* row, int64
 }
 
 // The AVX-512 softmax's steps eight lanes wide; the tail through a padded copy.
+__attribute__((target("avx2,fma"))) float row_max_avx2(const float* row, int64_t n) {
+  __m256 best[2] = {_mm256_set1_ps(-INFINITY), _mm256_set1_ps(-INFINITY)};
+  int64_t c = 0;
+  for (; c + 16 <= n; c += 16) {
+    best[0] = _mm256_max_ps(best[0], _mm256_loadu_ps(row + c));
+    best[1] = _mm256_max_ps(best[1], _mm256_loadu_ps(row + c + 8));
+  }
+  float lanes[8];
+  _mm256_storeu_ps(lanes, _mm256_max_ps(best[0], best[1]));
+  float best_value = *std::max_element(lanes, lanes + 8);
+  for (; c < n; ++c) best_value = std::max(best_value, row[c]);
+  return best_value;
+}
+
 __attribute__((target("avx2,fma"))) void softmax_row_avx2(float* row, int64_t valid, int64_t ld) {
-  const float max_value = *std::max_element(row, row + valid);
+  const float max_value = row_max_avx2(row, valid);
   const __m256 offset = _mm256_set1_ps(max_value);
   __m256 sums = _mm256_setzero_ps();
   int64_t c = 0;
