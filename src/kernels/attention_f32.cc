@@ -22,6 +22,11 @@ struct HeadScratch {
   AlignedBuffer scores;   // [rows][padded keys]
 };
 
+// dst [rows, width] dense = the first width columns of src's rows (ld apart).
+void copy_dense_rows(const float* src, int64_t ld, int64_t rows, int64_t width, float* dst) {
+  for (int64_t r = 0; r < rows; ++r) std::copy(src + r * ld, src + r * ld + width, dst + r * width);
+}
+
 // keys_t[d, s] = k[s, d] for s < valid, 0 up to kp (a multiple of 16), in
 // 16 x 16 blocks; values and queries = the rows of v and q, dense (the q/k/v
 // buffer's row stride is a multiple of 4 KiB: rows read in place would share
@@ -39,11 +44,8 @@ __attribute__((target("avx512f"))) void gather_head(const float* q, const float*
       for (int64_t i = 0; i < 16; ++i) _mm512_storeu_si512(keys_t + (d0 + i) * kp + s0, r[i]);
     }
   }
-  for (int64_t s = 0; s < valid; ++s)
-    for (int64_t d = 0; d < head_dim; d += 16)
-      _mm512_storeu_ps(values + s * head_dim + d, _mm512_loadu_ps(v + s * ld + d));
-  for (int64_t r = 0; r < rows; ++r)
-    std::copy(q + r * ld, q + r * ld + head_dim, queries + r * head_dim);
+  copy_dense_rows(v, ld, valid, head_dim, values);
+  copy_dense_rows(q, ld, rows, head_dim, queries);
 }
 
 // c[i, 16 j + l] = scale Σ_k a[i lda + k] b[k ldb + 16 j + l] for R rows
@@ -160,10 +162,8 @@ __attribute__((target("avx2"))) void gather_head_avx2(const float* q, const floa
       for (int64_t i = 0; i < 8; ++i) _mm256_storeu_ps(keys_t + (d0 + i) * ks + s0, r[i]);
     }
   }
-  for (int64_t s = 0; s < valid; ++s)
-    std::copy(v + s * ld, v + s * ld + head_dim, values + s * head_dim);
-  for (int64_t r = 0; r < rows; ++r)
-    std::copy(q + r * ld, q + r * ld + head_dim, queries + r * head_dim);
+  copy_dense_rows(v, ld, valid, head_dim, values);
+  copy_dense_rows(q, ld, rows, head_dim, queries);
 }
 
 template <int R>
