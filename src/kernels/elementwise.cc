@@ -143,13 +143,6 @@ bool use_avx2() {
   return avx2;
 }
 
-void gelu_block(float* x, int64_t n) {
-  if (use_avx512()) return avx512::gelu_n(x, n);
-  if (use_avx2()) return avx2::gelu_n(x, n);
-  for (int64_t i = 0; i < n; ++i)
-    x[i] = static_cast<float>(0.5 * x[i] * std::erfc(-x[i] * M_SQRT1_2));
-}
-
 void softmax_row_scalar(float* row, int64_t valid, int64_t ld) {
   float max_value = *std::max_element(row, row + valid);
   float sum = 0.0f;
@@ -201,7 +194,6 @@ __attribute__((target("avx512f,fma"))) void softmax_row_avx512(float* row, int64
   std::fill(row + valid, row + ld, 0.0f);
 }
 
-// The AVX-512 softmax's steps eight lanes wide; the tail through a padded copy.
 __attribute__((target("avx2,fma"))) float row_max_avx2(const float* row, int64_t n) {
   __m256 best[2] = {_mm256_set1_ps(-INFINITY), _mm256_set1_ps(-INFINITY)};
   int64_t c = 0;
@@ -216,6 +208,7 @@ __attribute__((target("avx2,fma"))) float row_max_avx2(const float* row, int64_t
   return best_value;
 }
 
+// The AVX-512 softmax's steps eight lanes wide; the tail through a padded copy.
 __attribute__((target("avx2,fma"))) void softmax_row_avx2(float* row, int64_t valid, int64_t ld) {
   const float max_value = row_max_avx2(row, valid);
   const __m256 offset = _mm256_set1_ps(max_value);
@@ -290,7 +283,7 @@ void layer_norm_gelu_rows(const float* x, int64_t rows, int64_t cols, const floa
 void layer_norm_gelu_row(const float* x, int64_t cols, const float* gamma, const float* beta,
                          float eps, float* y) {
   normalize_row(x, cols, gamma, beta, eps, y);
-  gelu_block(y, cols);  // while the row is still in L1
+  gelu_erf_row(y, cols);  // while the row is still in L1
 }
 
 namespace {
@@ -379,7 +372,7 @@ void group_norm_gelu_channels(float* x, int64_t frames, int64_t channels, const 
       affine_gelu_row_avx512(row, channels, scale_data, shift_data);
     } else {
       for (int64_t c = 0; c < channels; ++c) row[c] = row[c] * scale_data[c] + shift_data[c];
-      gelu_block(row, channels);
+      gelu_erf_row(row, channels);
     }
     if (row_done) row_done(t, row);
   }
@@ -390,11 +383,18 @@ void normalize_all(float* x, int64_t n, float eps) {
   normalize_row(x, n, nullptr, nullptr, eps, x);
 }
 
+void gelu_erf_row(float* x, int64_t n) {
+  if (use_avx512()) return avx512::gelu_n(x, n);
+  if (use_avx2()) return avx2::gelu_n(x, n);
+  for (int64_t i = 0; i < n; ++i)
+    x[i] = static_cast<float>(0.5 * x[i] * std::erfc(-x[i] * M_SQRT1_2));
+}
+
 void gelu_erf(float* x, int64_t n) {
   constexpr int64_t kBlock = 4096;
 #pragma omp parallel for schedule(static)
   for (int64_t start = 0; start < n; start += kBlock)
-    gelu_block(x + start, std::min(kBlock, n - start));
+    gelu_erf_row(x + start, std::min(kBlock, n - start));
 }
 
 namespace {

@@ -46,8 +46,10 @@ void group_norm_gelu_channels(float* x, int64_t frames, int64_t channels, const 
 void normalize_all(float* x, int64_t n, float eps);
 
 // Exact GELU, 0.5 x (1 + erf(x / sqrt 2)); vectorised within 1e-6 relative
-// (kernels/vector_math_avx512.h).
+// (kernels/vector_math_avx512.h, vector_math_avx2.h).
 void gelu_erf(float* x, int64_t n);
+// The same on one thread, for callers already in a parallel region.
+void gelu_erf_row(float* x, int64_t n);
 
 // y[r, c] = leaky_relu(x[r, c] * scale[c] + shift[c]): an eval-mode
 // BatchNorm1d folded to an affine map, then LeakyReLU, in one pass

@@ -1,11 +1,10 @@
 #include "kernels/single_channel_conv1d.h"
 
 #include <algorithm>
-#include <cmath>
 
 #include "core/cpu_features.h"
 #include "core/error.h"
-#include "kernels/vector_math_avx2.h"
+#include "kernels/elementwise.h"
 #include "kernels/vector_math_avx512.h"
 
 namespace quasr::kernels {
@@ -66,7 +65,6 @@ SingleChannelConv1d::SingleChannelConv1d(int64_t out_channels, int64_t kernel, i
   if (scale) scale_.assign(scale, scale + out_channels);
   if (bias) bias_.assign(bias, bias + out_channels);
   vectorised_ = isa_level() >= IsaLevel::kAvx512 && out_channels % kChannelTile == 0;
-  avx2_gelu_ = isa_level() >= IsaLevel::kAvx2;
 }
 
 void SingleChannelConv1d::run_frames(const float* x, int64_t first, int64_t frames, float* y,
@@ -99,15 +97,13 @@ void SingleChannelConv1d::run_frames(const float* x, int64_t first, int64_t fram
       const float* w = weight_kc_.data() + k * channels;
       for (int64_t c = 0; c < channels; ++c) row[c] += sample * w[c];
     }
-    const bool gelu = activation_ == Activation::kGelu;
     for (int64_t c = 0; c < channels; ++c) {
       float v = row[c];
       if (scale) v *= scale[c];
       if (bias) v += bias[c];
-      if (gelu && !avx2_gelu_) v = static_cast<float>(0.5 * v * std::erfc(-v * M_SQRT1_2));
       row[c] = v;
     }
-    if (gelu && avx2_gelu_) avx2::gelu_n(row, channels);
+    if (activation_ == Activation::kGelu) gelu_erf_row(row, channels);
     if (row_done) row_done(t, row);
   }
 }

@@ -47,8 +47,6 @@ class SingleChannelConv1d {
   std::vector<float> scale_;
   std::vector<float> bias_;
   bool vectorised_;
-  // GELU of the scalar path eight lanes at a time (AVX2 without AVX-512).
-  bool avx2_gelu_ = false;
 };
 
 }  // namespace quasr::kernels

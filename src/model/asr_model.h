@@ -108,9 +108,9 @@ class AsrModel {
   // the transformer one by one and the transformer once for all of them
   // (Wav2Vec2Encoder::run_layers), so its weights (300 MB in large int8)
   // stream from memory once per group instead of once per utterance, most
-  // of a short file's time. The same bits as alone on the int8 paths; fp32
-  // linears on oneDNN may round a row differently with other rows beside it.
-  // ws.times: the group's.
+  // of a short file's time. The same bits as alone wherever each row's
+  // products do not depend on the rows beside it (int8; every fixture in
+  // fp32 too, tests/model/group_test.cc). ws.times: the group's.
   void group_log_probs(std::span<const std::vector<float>> wavs, Workspace& ws,
                        std::vector<Tensor>& log_probs, int64_t max_samples = 0,
                        int64_t context_samples = 0) const;

@@ -48,9 +48,9 @@ struct Workspace {
   Tensor context;
   Tensor ffn;
   AlignedBuffer attention_scores;
-  // When threads share rows (Wav2Vec2Encoder::forward_layers_in_row_shares):
-  // each segment's bf16 attention input for even and for odd layers, and
-  // their memory (two buffers a segment).
+  // Each segment's bf16 attention input for even and for odd layers (the
+  // row-share region alternates them; one parallel region per kernel uses
+  // the even ones), and their memory (two buffers a segment).
   std::vector<SegmentAttention> segment_attention[2];
   std::vector<AlignedBuffer> segment_scratch;
   // Several utterances' transformer rows, stacked, where each one's lie and
@@ -244,8 +244,6 @@ class Wav2Vec2Encoder {
   // row on AMX, bf16 attention on AMX, 2+ threads with 64+ rows each, and
   // QUASR_ROW_SHARES not 0 (which keeps one parallel region per kernel).
   bool shares_rows(int64_t padded) const;
-  // shares_rows but for the thread count and the rows.
-  bool layers_share_rows() const;
   // Whether forward runs the feature extractor in chunks of output frames on
   // every thread (see extract_features_in_chunks): every conv layer can and
   // QUASR_EXTRACTOR_CHUNKS is not 0 (a number there sets the chunk size).
@@ -276,6 +274,8 @@ class Wav2Vec2Encoder {
   // Output frames per extractor chunk; 0 where the extractor runs whole.
   int64_t extractor_chunk_frames() const;
 
+  // shares_rows but for the thread count and the rows.
+  bool layers_share_rows() const;
   // The transformer layers in one parallel region, each thread on its own
   // rows (RowShare) of the stacked segments.
   void forward_layers_in_row_shares(Tensor& hidden, std::span<const Segment> segments,
