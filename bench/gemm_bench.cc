@@ -18,6 +18,7 @@
 #include "kernels/amx_bf16x3_linear.h"
 #include "kernels/dnnl_runtime.h"
 #include "kernels/int8/amx_int8_matmul.h"
+#include "kernels/int8/avx2_int8_matmul.h"
 #include "kernels/int8/int8_linear.h"
 #include "kernels/int8/packed_int8_matmul.h"
 #include "kernels/packed_matmul.h"
@@ -144,19 +145,33 @@ void BM_AmxU8S8S32(benchmark::State& state) {
   report(state, p);
 }
 
-// A 6-7 s utterance through FFN1's shape (K 1024, N 4096) on AMX as the
-// transformer's row shares run it: 160 rows per thread, each thread all
-// the panels. With `weights` 1 the same 4 MiB of weights every time (they
+// The same floor on quasr's AVX2 kernel (7-bit input, as it runs in quasr).
+void BM_Avx2U8S8S32(benchmark::State& state) {
+  if (!int8_detail::Avx2Int8Matmul::available()) return state.SkipWithError("no AVX2");
+  Problem p(state);
+  Int8Weights w = Int8Weights::quantize(p.w.data(), p.n, p.k, true);
+  int8_detail::Avx2Int8Matmul mm(w.data(), p.n, p.k);
+  std::vector<uint8_t> q(static_cast<size_t>(p.m * p.k), 77);
+  auto keep_one = [&](const int32_t* acc, int64_t row0, int64_t, int64_t col0) {
+    p.y[row0 * p.n + col0] = static_cast<float>(acc[0]);
+  };
+  for (auto _ : state) mm.run(q.data(), p.m, p.k, keep_one);
+  report(state, p);
+}
+
+// A 6-7 s utterance through FFN1's shape (K 1024, N 4096), 160 rows per
+// thread, on quasr's AMX kernel (as the transformer's row shares run it) or
+// its AVX2 one. With `weights` 1 the same 4 MiB of weights every time (they
 // stay in cache), with 72 the next of 72 matrices (288 MiB, large's 24
 // layers x 12 MiB), so they come from memory as in the model.
-void BM_AmxU8S8S32RowShare(benchmark::State& state) {
-  if (!int8_detail::AmxInt8Matmul::available()) return state.SkipWithError("no AMX-INT8");
+template <typename Kernel>
+void run_block_kernel_row_share(benchmark::State& state) {
+  if (!Kernel::available()) return state.SkipWithError("kernel not usable here");
   const int64_t m = 160 * omp_get_max_threads(), k = 1024, n = 4096, count = state.range(0);
   const std::vector<float> w = random_vector(n * k, 2, -0.05f, 0.05f);
   const Int8Weights q8 = Int8Weights::quantize(w.data(), n, k, true);
-  std::vector<std::unique_ptr<int8_detail::AmxInt8Matmul>> matrices;
-  for (int64_t i = 0; i < count; ++i)
-    matrices.push_back(std::make_unique<int8_detail::AmxInt8Matmul>(q8.data(), n, k));
+  std::vector<std::unique_ptr<Kernel>> matrices;
+  for (int64_t i = 0; i < count; ++i) matrices.push_back(std::make_unique<Kernel>(q8.data(), n, k));
   std::vector<uint8_t> q(static_cast<size_t>(m * k), 77);
   std::vector<float> y(static_cast<size_t>(m * n));
   auto keep_one = [&](const int32_t* acc, int64_t row0, int64_t, int64_t col0) {
@@ -169,6 +184,12 @@ void BM_AmxU8S8S32RowShare(benchmark::State& state) {
   }
   state.counters["GMAC"] = benchmark::Counter(static_cast<double>(m * k * n) * 1e-9,
                                               benchmark::Counter::kIsIterationInvariantRate);
+}
+void BM_AmxU8S8S32RowShare(benchmark::State& state) {
+  run_block_kernel_row_share<int8_detail::AmxInt8Matmul>(state);
+}
+void BM_Avx2U8S8S32RowShare(benchmark::State& state) {
+  run_block_kernel_row_share<int8_detail::Avx2Int8Matmul>(state);
 }
 
 void Shapes(benchmark::internal::Benchmark* b) {
@@ -195,7 +216,14 @@ BENCHMARK(BM_DynamicInt8PerTensor)->Apply(Shapes);
 BENCHMARK(BM_StaticInt8)->Apply(Shapes);
 BENCHMARK(BM_OneDnnU8S8S32)->Apply(Shapes);
 BENCHMARK(BM_AmxU8S8S32)->Apply(Shapes);
+BENCHMARK(BM_Avx2U8S8S32)->Apply(Shapes);
 BENCHMARK(BM_AmxU8S8S32RowShare)
+    ->Arg(1)
+    ->Arg(72)
+    ->ArgName("weights")
+    ->UseRealTime()
+    ->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_Avx2U8S8S32RowShare)
     ->Arg(1)
     ->Arg(72)
     ->ArgName("weights")

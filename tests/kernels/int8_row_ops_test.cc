@@ -189,7 +189,7 @@ TEST(Int8RowOps, EpilogueWithoutGeluIsBitExactOnEveryIsa) {
   }
 }
 
-// The AMX path's 32-column block epilogue gives dequantize_row's bits, row by
+// The block kernels' 32-column block epilogue gives dequantize_row's bits, row by
 // row, with each row's own activation parameters (or one set for all).
 TEST(Int8RowOps, BlockEpilogueMatchesRowEpilogue) {
   const int64_t n = 64, rows = 7, y_stride = 70;

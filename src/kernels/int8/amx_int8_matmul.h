@@ -20,24 +20,18 @@
 
 #include "core/function_ref.h"
 #include "kernels/amx_panels.h"
+#include "kernels/int8/block_int8_matmul.h"
 #include "kernels/weight_memory.h"
 
 namespace quasr::kernels::int8_detail {
 
-// acc[r * kAmxBlock + c] = Σ_l q[row0 + r, l] w[col0 + c, l] for r < rows
-// (at most kAmxBlock, from any row0), always kAmxBlock columns (col0
-// a multiple of kAmxBlock); in the last block columns from out_features() on
-// are padding (zero weights). A block's valid rows may arrive in several
-// pieces; every (row, column block) arrives once.
-using AccumulatorSink = amx_panels::BlockSink<int32_t>;
-using amx_panels::RowIndexSink;
-
-constexpr int64_t kAmxBlock = amx_panels::kBlock;  // rows and columns of one accumulator block
+// Blocks as block_int8_matmul.h describes them.
+constexpr int64_t kAmxBlock = kAccBlock;  // rows and columns of one accumulator block
 using amx_panels::kRowsPerThreadForRowSplit;
 using amx_panels::RowRange;
 using amx_panels::thread_rows;
 
-class AmxInt8Matmul {
+class AmxInt8Matmul final : public BlockInt8Matmul {
  public:
   // AMX-INT8 usable here (amx::usable).
   static bool available();
@@ -53,7 +47,7 @@ class AmxInt8Matmul {
   // index, on one of the threads (with 64+ rows per thread, the thread that
   // computed the row). Not re-entrant from inside the callbacks.
   void run(const uint8_t* q, int64_t m, int64_t q_stride, AccumulatorSink block_done,
-           RowIndexSink row_done = {}) const;
+           RowIndexSink row_done = {}) const override;
 
   // Rows [first_row, first_row + m) of the product on the calling thread
   // alone (q points at row first_row; block_done sees absolute rows), then
@@ -61,13 +55,16 @@ class AmxInt8Matmul {
   // between threads themselves (the convolution's frame blocks, the
   // transformer's row shares); every block is done when it returns.
   void run_rows_on_this_thread(const uint8_t* q, int64_t m, int64_t q_stride, int64_t first_row,
-                               AccumulatorSink block_done, RowIndexSink row_done = {}) const;
+                               AccumulatorSink block_done,
+                               RowIndexSink row_done = {}) const override;
 
   // All of the product on this thread without packing the rows: the tiles
   // are loaded from q itself (rows q_stride bytes apart, overlapping or not),
   // so every byte up to q + (m rounded up to 32 - 1) * q_stride + k must be
   // readable (the rows past m give sums nobody receives). For grouped convs
   // whose windows are contiguous in a group-major copy of the input.
+  std::string name() const override { return "quasr:amx_int8"; }
+
   void run_direct_rows_on_this_thread(const uint8_t* q, int64_t m, int64_t q_stride,
                                       AccumulatorSink block_done) const;
 

@@ -5,6 +5,7 @@
 
 #include "core/error.h"
 #include "kernels/int8/amx_int8_matmul.h"
+#include "kernels/int8/block_int8_matmul.h"
 #include "kernels/int8/epilogue.h"
 #include "kernels/int8/packed_int8_matmul.h"
 #include "kernels/int8/reference.h"
@@ -24,12 +25,13 @@ constexpr int64_t kRowBlock = 256;
 
 // Rows per block on oneDNN: long inputs go in blocks, so the quantized block
 // and the int32 block the epilogue rewrites are still in cache; fixed block
-// sizes also keep the number of oneDNN primitives per layer small. The AMX
-// kernel takes every row at once: it finishes its output in 32 x 32 blocks
-// anyway, and each block of rows would stream all the weights again (on
-// 21-28 s clips of large int8-all, blocks of 256 rows cost 7 % of the RTF).
-int64_t rows_per_block(int64_t m, bool amx) {
-  return !amx && m > 2 * kRowBlock ? kRowBlock : m;
+// sizes also keep the number of oneDNN primitives per layer small. quasr's
+// block kernels take every row at once: they finish their output in 32 x 32
+// blocks anyway, and each block of rows would stream all the weights again
+// (on 21-28 s clips of large int8-all on AMX, blocks of 256 rows cost 7 % of
+// the RTF).
+int64_t rows_per_block(int64_t m, bool block_kernel) {
+  return !block_kernel && m > 2 * kRowBlock ? kRowBlock : m;
 }
 
 // Runs block(start, rows, sink) over m rows in blocks of `size`, with sink
@@ -85,10 +87,8 @@ DynamicInt8Linear::DynamicInt8Linear(const Int8Weights& weights, const float* bi
     reference_weights_ = reference_copy(weights);
     return;
   }
-  if (int8_detail::AmxInt8Matmul::available() && int8_detail::AmxInt8Matmul::supports(n_, k_)) {
-    amx_ = std::make_unique<int8_detail::AmxInt8Matmul>(weights.data(), n_, k_);
-    return;
-  }
+  blocks_ = int8_detail::make_block_int8_matmul(weights.data(), n_, k_, isa_);
+  if (blocks_) return;
   matmul_ = std::make_unique<int8_detail::PackedInt8Matmul>(weights.data(), n_, k_, dt::s32,
                                                             dnnl::primitive_attr(), nullptr);
 }
@@ -96,7 +96,7 @@ DynamicInt8Linear::DynamicInt8Linear(const Int8Weights& weights, const float* bi
 DynamicInt8Linear::~DynamicInt8Linear() = default;
 
 std::string DynamicInt8Linear::implementation(int64_t m) const {
-  if (amx_) return "quasr:amx_int8";
+  if (blocks_) return blocks_->name();
   return matmul_ ? matmul_->implementation(m) : "ref";
 }
 
@@ -151,7 +151,7 @@ int8_detail::EpilogueRow DynamicInt8Linear::column_epilogue() const {
 void DynamicInt8Linear::multiply_block(const uint8_t* q, const quant::QuantParams* params,
                                        int64_t m, float* y, int64_t y_row_stride,
                                        RowSink row_done) const {
-  if (amx_) return multiply_block_amx(q, params, m, y, y_row_stride, row_done);
+  if (blocks_) return multiply_in_blocks(q, params, m, y, y_row_stride, row_done);
   const bool per_row = options_.granularity == ActivationGranularity::kPerRow;
   // The int32 accumulators land in y itself and are turned into floats in place.
   matmul_->run(q, m, k_, y, y_row_stride);
@@ -167,16 +167,16 @@ void DynamicInt8Linear::multiply_block(const uint8_t* q, const quant::QuantParam
   }
 }
 
-void DynamicInt8Linear::multiply_block_amx(const uint8_t* q, const quant::QuantParams* params,
+void DynamicInt8Linear::multiply_in_blocks(const uint8_t* q, const quant::QuantParams* params,
                                            int64_t m, float* y, int64_t y_row_stride,
                                            RowSink row_done,
                                            const int8_detail::RowRange* own_rows) const {
   const bool per_row = options_.granularity == ActivationGranularity::kPerRow;
-  static_assert(int8_detail::kAmxBlock == 32, "the epilogue takes blocks of up to 32 columns");
+  static_assert(int8_detail::kAccBlock == 32, "the epilogue takes blocks of up to 32 columns");
   const int8_detail::EpilogueRow epilogue = column_epilogue();
   auto dequantize = [&](const int32_t* acc, int64_t row0, int64_t rows, int64_t col0) {
     // The last panel may be partly padding: only columns up to n are written.
-    int8_detail::dequantize_block(acc, rows, std::min(int8_detail::kAmxBlock, n_ - col0),
+    int8_detail::dequantize_block(acc, rows, std::min(int8_detail::kAccBlock, n_ - col0),
                                   params + (per_row ? row0 : 0), per_row ? 1 : 0,
                                   epilogue.from_column(col0), y + row0 * y_row_stride + col0,
                                   y_row_stride, isa_);
@@ -185,10 +185,10 @@ void DynamicInt8Linear::multiply_block_amx(const uint8_t* q, const quant::QuantP
   const int8_detail::RowIndexSink rows_done =
       row_done ? int8_detail::RowIndexSink(hand_row) : int8_detail::RowIndexSink();
   if (own_rows) {
-    amx_->run_rows_on_this_thread(q + own_rows->first * k_, own_rows->count, k_, own_rows->first,
-                                  dequantize, rows_done);
+    blocks_->run_rows_on_this_thread(q + own_rows->first * k_, own_rows->count, k_, own_rows->first,
+                                     dequantize, rows_done);
   } else {
-    amx_->run(q, m, k_, dequantize, rows_done);
+    blocks_->run(q, m, k_, dequantize, rows_done);
   }
 }
 
@@ -196,9 +196,10 @@ void DynamicInt8Linear::run_quantized_rows(const uint8_t* q, const quant::QuantP
                                            int64_t first, int64_t count, float* y,
                                            int64_t y_row_stride, RowSink row_done) const {
   if (!runs_rows_on_this_thread())
-    throw Error("DynamicInt8Linear::run_quantized_rows needs per-row activations on AMX");
+    throw Error(
+        "DynamicInt8Linear::run_quantized_rows needs per-row activations on a block kernel");
   const int8_detail::RowRange own{first, count};
-  multiply_block_amx(q, params, first + count, y, y_row_stride, row_done, &own);
+  multiply_in_blocks(q, params, first + count, y, y_row_stride, row_done, &own);
 }
 
 void DynamicInt8Linear::run_quantized_rows_to_blocks(const uint8_t* q,
@@ -206,8 +207,10 @@ void DynamicInt8Linear::run_quantized_rows_to_blocks(const uint8_t* q,
                                                      int64_t first, int64_t count,
                                                      BlockSink block_done) const {
   if (!runs_rows_on_this_thread())
-    throw Error("DynamicInt8Linear::run_quantized_rows_to_blocks needs per-row activations on AMX");
-  constexpr int64_t kBlock = int8_detail::kAmxBlock;
+    throw Error(
+        "DynamicInt8Linear::run_quantized_rows_to_blocks needs per-row activations on a block "
+        "kernel");
+  constexpr int64_t kBlock = int8_detail::kAccBlock;
   const int8_detail::EpilogueRow epilogue = column_epilogue();
   alignas(64) float values[kBlock * kBlock];
   auto dequantize = [&](const int32_t* acc, int64_t row0, int64_t rows, int64_t col0) {
@@ -216,7 +219,7 @@ void DynamicInt8Linear::run_quantized_rows_to_blocks(const uint8_t* q,
                                   values, kBlock, isa_);
     block_done(values, kBlock, row0, rows, col0, cols);
   };
-  amx_->run_rows_on_this_thread(q + first * k_, count, k_, first, dequantize);
+  blocks_->run_rows_on_this_thread(q + first * k_, count, k_, first, dequantize);
 }
 
 void DynamicInt8Linear::run(const float* x, int64_t m, int64_t x_row_stride, float* y,
@@ -228,7 +231,7 @@ void DynamicInt8Linear::run(const float* x, int64_t m, int64_t x_row_stride, flo
                              bias_.empty() ? nullptr : bias_.data(), activation_, y, y_row_stride);
     return hand_rows(row_done, y, m, y_row_stride);
   }
-  const int64_t block = rows_per_block(m, amx_ != nullptr);
+  const int64_t block = rows_per_block(m, blocks_ != nullptr);
   int8_detail::Scratch& scratch = int8_detail::thread_scratch();
   uint8_t* q = grow(scratch.q, block * k_);
   quant::QuantParams* params = grow(scratch.params, per_row ? block : 1);
@@ -248,7 +251,7 @@ void DynamicInt8Linear::run_quantized(const uint8_t* q, const quant::QuantParams
                         bias_.empty() ? nullptr : bias_.data(), activation_, y, y_row_stride);
     return hand_rows(row_done, y, m, y_row_stride);
   }
-  for_each_block(m, rows_per_block(m, amx_ != nullptr), row_done,
+  for_each_block(m, rows_per_block(m, blocks_ != nullptr), row_done,
                  [&](int64_t start, int64_t rows, RowSink sink) {
                    multiply_block(q + start * k_, params + start, rows, y + start * y_row_stride,
                                   y_row_stride, sink);

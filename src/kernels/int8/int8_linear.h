@@ -23,11 +23,13 @@
 // vector code (quantizer, epilogue): oneDNN picks its kernel itself (AMX,
 // AVX-512 VNNI, AVX2), capped by DNNL_MAX_CPU_ISA. Where AMX-INT8 is usable
 // (kernels/amx_tiles.h; QUASR_AMX=0 turns it off) the dynamic Linear runs
-// quasr's own AMX kernel (int8/amx_int8_matmul.h) for shapes it covers: the
-// same int32 sums, so the same output bits as through oneDNN. Where either has no VNNI,
-// u8×s8 products go through VPMADDUBSW, whose int16 pair sums saturate for
-// 8-bit activations, so activations are kept to 7 bits (0..127, PyTorch's
-// reduce_range; static input params are widened to the same real range).
+// quasr's own AMX kernel (int8/amx_int8_matmul.h) for shapes it covers, and
+// where quasr's level has no VNNI its own AVX2 kernel (int8/avx2_int8_matmul.h):
+// the same int32 sums, so the same output bits as through oneDNN. Where
+// either has no VNNI, u8×s8 products go through VPMADDUBSW, whose int16 pair
+// sums saturate for 8-bit activations, so activations are kept to 7 bits
+// (0..127, PyTorch's reduce_range; static input params are widened to the
+// same real range).
 //
 // Thread safety: run() may be called from several threads; each thread keeps
 // its own scratch buffers, which only grow (no allocation in steady state
@@ -53,7 +55,7 @@ struct RowRange;
 }  // namespace amx_panels
 namespace int8_detail {
 class PackedInt8Matmul;
-class AmxInt8Matmul;
+class BlockInt8Matmul;
 using amx_panels::RowRange;
 }  // namespace int8_detail
 
@@ -93,8 +95,9 @@ class DynamicInt8Linear {
   void run_quantized(const uint8_t* q, const quant::QuantParams* params, int64_t m, float* y,
                      int64_t y_row_stride, RowSink row_done = {}) const;
   bool per_row() const { return options_.granularity == ActivationGranularity::kPerRow; }
-  // Whether run_quantized_rows can be used (per-row activations, AMX kernel).
-  bool runs_rows_on_this_thread() const { return amx_ && per_row(); }
+  // Whether run_quantized_rows can be used (per-row activations, one of
+  // quasr's block kernels).
+  bool runs_rows_on_this_thread() const { return blocks_ && per_row(); }
   // run_quantized's rows [first, first + count) on the calling thread alone,
   // row_done there too (q, params and y indexed by absolute row): for callers
   // whose threads each keep their own rows through several steps, with no
@@ -129,9 +132,10 @@ class DynamicInt8Linear {
   // Multiply m quantized rows, dequantize, hand each row to row_done.
   void multiply_block(const uint8_t* q, const quant::QuantParams* params, int64_t m, float* y,
                       int64_t y_row_stride, RowSink row_done) const;
-  // The same on AMX tiles, dequantizing each 32 x 32 block as it is finished;
-  // with own_rows, only those rows, on the calling thread.
-  void multiply_block_amx(const uint8_t* q, const quant::QuantParams* params, int64_t m, float* y,
+  // The same on quasr's block kernel (AMX or AVX2), dequantizing each
+  // 32 x 32 block as it is finished; with own_rows, only those rows, on the
+  // calling thread.
+  void multiply_in_blocks(const uint8_t* q, const quant::QuantParams* params, int64_t m, float* y,
                           int64_t y_row_stride, RowSink row_done,
                           const int8_detail::RowRange* own_rows = nullptr) const;
 
@@ -145,7 +149,7 @@ class DynamicInt8Linear {
   std::vector<int32_t> w_sums_;
   std::vector<float> bias_;
   std::unique_ptr<int8_detail::PackedInt8Matmul> matmul_;  // s32 output, or
-  std::unique_ptr<int8_detail::AmxInt8Matmul> amx_;        // where AMX-INT8 is usable
+  std::unique_ptr<int8_detail::BlockInt8Matmul> blocks_;   // quasr's kernel where one covers it
   std::unique_ptr<Int8Weights> reference_weights_;         // QUASR_ISA=ref only
 };
 

@@ -1,0 +1,34 @@
+#include "kernels/int8/block_int8_matmul.h"
+
+#include <cstdlib>
+#include <string>
+
+#include "kernels/int8/amx_int8_matmul.h"
+#include "kernels/int8/avx2_int8_matmul.h"
+
+namespace quasr::kernels::int8_detail {
+
+namespace {
+
+// QUASR_AVX2_KERNELS=0 leaves those products to oneDNN (for comparisons, and
+// to test oneDNN's path on CPUs that would take quasr's AVX2 kernel).
+bool avx2_kernels_enabled() {
+  const char* setting = std::getenv("QUASR_AVX2_KERNELS");
+  return !(setting && std::string(setting) == "0");
+}
+
+}  // namespace
+
+std::unique_ptr<BlockInt8Matmul> make_block_int8_matmul(const int8_t* weight_nk, int64_t n,
+                                                        int64_t k, IsaLevel isa) {
+  if (isa == IsaLevel::kRef) return nullptr;
+  if (AmxInt8Matmul::available() && AmxInt8Matmul::supports(n, k))
+    return std::make_unique<AmxInt8Matmul>(weight_nk, n, k);
+  // Where quasr keeps activations to 7 bits (no VNNI at its ISA level).
+  if (isa <= IsaLevel::kAvx512 && avx2_kernels_enabled() && Avx2Int8Matmul::available() &&
+      Avx2Int8Matmul::supports(n, k))
+    return std::make_unique<Avx2Int8Matmul>(weight_nk, n, k);
+  return nullptr;
+}
+
+}  // namespace quasr::kernels::int8_detail
