@@ -16,6 +16,7 @@
 #include <omp.h>
 
 #include "kernels/amx_bf16x3_linear.h"
+#include "kernels/avx2_f32_linear.h"
 #include "kernels/dnnl_runtime.h"
 #include "kernels/int8/amx_int8_matmul.h"
 #include "kernels/int8/avx2_int8_matmul.h"
@@ -61,6 +62,15 @@ void BM_Fp32(benchmark::State& state) {
 
 // As a 24-layer model sees them: each call uses the next of 24 weight
 // matrices, so the weights come from memory, not from the last call's cache.
+// quasr's AVX2 fp32 kernel (CPUs without AVX-512).
+void BM_Avx2F32(benchmark::State& state) {
+  if (!Avx2F32Linear::available()) return state.SkipWithError("no AVX2");
+  Problem p(state);
+  Avx2F32Linear fc(p.w.data(), p.bias.data(), p.n, p.k, Activation::kNone);
+  for (auto _ : state) fc.run(p.x.data(), p.m, p.y.data());
+  report(state, p);
+}
+
 void BM_Fp32ColdWeights(benchmark::State& state) {
   Problem p(state);
   constexpr int kLayers = 24;
@@ -203,6 +213,7 @@ void Shapes(benchmark::internal::Benchmark* b) {
 }
 
 BENCHMARK(BM_Fp32)->Apply(Shapes);
+BENCHMARK(BM_Avx2F32)->Apply(Shapes);
 BENCHMARK(BM_Fp32ColdWeights)->Apply(Shapes);
 BENCHMARK(BM_Bf16x3)->Apply(Shapes);
 // The extractor's first 512 -> 512 conv (kernel 3, stride 2) on 10 s of audio, as a matmul.

@@ -65,4 +65,12 @@ std::string cpu_model_name() {
   return "unknown";
 }
 
+bool avx2_kernels_enabled() {
+  static const bool enabled = [] {
+    const char* setting = std::getenv("QUASR_AVX2_KERNELS");
+    return !(setting && std::string(setting) == "0");
+  }();
+  return enabled;
+}
+
 }  // namespace quasr

@@ -4,8 +4,10 @@
 #include <exception>
 #include <mutex>
 
+#include "core/cpu_features.h"
 #include "core/error.h"
 #include "kernels/amx_bf16x3_linear.h"
+#include "kernels/avx2_f32_linear.h"
 #include "kernels/elementwise.h"
 #include "kernels/group_major.h"
 #include "kernels/grouped_conv1d_f32.h"
@@ -104,10 +106,12 @@ class F32Linear : public LinearBackend {
   kernels::PackedMatmulF32 kernel_;
 };
 
-class Bf16x3Linear : public LinearBackend {
+// Kernel: AmxBf16x3Linear or Avx2F32Linear (both write strided rows).
+template <typename Kernel>
+class StridedLinear : public LinearBackend {
  public:
-  Bf16x3Linear(const float* weight, const float* bias, int64_t out, int64_t in,
-               kernels::Activation activation)
+  StridedLinear(const float* weight, const float* bias, int64_t out, int64_t in,
+                kernels::Activation activation)
       : kernel_(weight, bias, out, in, activation) {}
   void run(const float* x, int64_t rows, float* y) const override { kernel_.run(x, rows, y); }
   void run(const float* x, int64_t rows, float* y, int64_t y_stride, int64_t) const override {
@@ -115,8 +119,15 @@ class Bf16x3Linear : public LinearBackend {
   }
 
  private:
-  kernels::AmxBf16x3Linear kernel_;
+  Kernel kernel_;
 };
+
+// quasr's AVX2 fp32 GEMM runs where quasr's ISA level is AVX2 (on AVX-512
+// CPUs oneDNN's AVX-512 kernels are the faster).
+bool avx2_f32_here() {
+  return isa_level() == IsaLevel::kAvx2 && avx2_kernels_enabled() &&
+         kernels::Avx2F32Linear::available();
+}
 
 // Kernel: PackedConv1dF32 (oneDNN) or GroupedConv1dF32 (the project's AVX-512
 // kernel for grouped convs such as the positional conv, which oneDNN's grouped
@@ -145,7 +156,8 @@ std::vector<float> tap_major(const kernels::Conv1dShape& shape, const float* wei
   return out;
 }
 
-// A conv as one bf16x3 product per group over overlapping rows of the
+// A conv as one product per group (Kernel: AmxBf16x3Linear or
+// Avx2F32Linear, which take the same arguments) over overlapping rows of the
 // time-major input: output frame t of group g reads kernel * cig contiguous
 // values from row stride * t of that group's rows, so the weights go
 // tap-major ([cog, kernel, cig]). With one group and no padding (the
@@ -153,18 +165,20 @@ std::vector<float> tap_major(const kernels::Conv1dShape& shape, const float* wei
 // every thread; grouped stride-1 convs (the positional conv) copy the input
 // group-major with its zero padding first and split the groups between the
 // threads (each product then runs on its thread alone).
-class Bf16x3Conv : public Conv1dBackend {
+template <typename Kernel>
+class MatmulConv : public Conv1dBackend {
  public:
+  // The shape fits (whether the kernel runs on this CPU is the caller's test).
   static bool supports(const kernels::Conv1dShape& shape) {
     const bool in_place = shape.groups == 1 && shape.padding == 0;
     const bool grouped = shape.groups > 1 && shape.stride == 1 &&
                          shape.in_channels % shape.groups == 0 &&
                          shape.out_channels % shape.groups == 0;
-    return (in_place || grouped) && kernels::AmxBf16x3Linear::available() &&
-           kernels::AmxBf16x3Linear::supports(shape.out_channels / shape.groups,
-                                              shape.kernel * shape.in_channels / shape.groups);
+    return (in_place || grouped) &&
+           Kernel::supports(shape.out_channels / shape.groups,
+                            shape.kernel * shape.in_channels / shape.groups);
   }
-  Bf16x3Conv(const kernels::Conv1dShape& shape, const float* weight, const float* bias,
+  MatmulConv(const kernels::Conv1dShape& shape, const float* weight, const float* bias,
              kernels::Activation activation)
       : shape_(shape) {
     const int64_t cig = shape.in_channels / shape.groups, cog = shape.out_channels / shape.groups;
@@ -174,8 +188,8 @@ class Bf16x3Conv : public Conv1dBackend {
     group.groups = 1;
     for (int64_t g = 0; g < shape.groups; ++g) {
       std::vector<float> w = tap_major(group, weight + g * cog * cig * shape.kernel);
-      groups_.push_back(std::make_unique<kernels::AmxBf16x3Linear>(
-          w.data(), bias ? bias + g * cog : nullptr, cog, shape.kernel * cig, activation));
+      groups_.push_back(std::make_unique<Kernel>(w.data(), bias ? bias + g * cog : nullptr, cog,
+                                                 shape.kernel * cig, activation));
     }
   }
   void run(const float* x, int64_t t_in, float* y) const override;
@@ -185,10 +199,11 @@ class Bf16x3Conv : public Conv1dBackend {
 
  private:
   kernels::Conv1dShape shape_;
-  std::vector<std::unique_ptr<kernels::AmxBf16x3Linear>> groups_;
+  std::vector<std::unique_ptr<Kernel>> groups_;
 };
 
-void Bf16x3Conv::run(const float* x, int64_t t_in, float* y) const {
+template <typename Kernel>
+void MatmulConv<Kernel>::run(const float* x, int64_t t_in, float* y) const {
   const kernels::Conv1dShape& s = shape_;
   const int64_t t_out = s.output_length(t_in);
   if (s.groups == 1 && s.padding == 0)
@@ -234,7 +249,11 @@ std::unique_ptr<LinearBackend> make_f32_linear(const float* weight, const float*
                                                Fp32Matmul how) {
   if (how == Fp32Matmul::kBf16x3 && kernels::AmxBf16x3Linear::available() &&
       kernels::AmxBf16x3Linear::supports(out, in))
-    return std::make_unique<Bf16x3Linear>(weight, bias, out, in, activation);
+    return std::make_unique<StridedLinear<kernels::AmxBf16x3Linear>>(weight, bias, out, in,
+                                                                     activation);
+  if (avx2_f32_here() && kernels::Avx2F32Linear::supports(out, in))
+    return std::make_unique<StridedLinear<kernels::Avx2F32Linear>>(weight, bias, out, in,
+                                                                   activation);
   return std::make_unique<F32Linear>(weight, bias, out, in, activation);
 }
 
@@ -243,8 +262,13 @@ std::unique_ptr<Conv1dBackend> make_f32_conv(const kernels::Conv1dShape& shape, 
                                              Fp32Matmul how) {
   if (shape.in_channels == 1 && shape.groups == 1 && shape.padding == 0)
     return std::make_unique<F32SingleChannelConv>(shape, weight, bias, activation);
-  if (how == Fp32Matmul::kBf16x3 && Bf16x3Conv::supports(shape))
-    return std::make_unique<Bf16x3Conv>(shape, weight, bias, activation);
+  if (how == Fp32Matmul::kBf16x3 && kernels::AmxBf16x3Linear::available() &&
+      MatmulConv<kernels::AmxBf16x3Linear>::supports(shape))
+    return std::make_unique<MatmulConv<kernels::AmxBf16x3Linear>>(shape, weight, bias, activation);
+  // Ungrouped only: the positional conv's groups ran slower on it than on
+  // GroupedConv1dF32 (large fp32: 0.36-0.46 s against 0.31 s).
+  if (avx2_f32_here() && shape.groups == 1 && MatmulConv<kernels::Avx2F32Linear>::supports(shape))
+    return std::make_unique<MatmulConv<kernels::Avx2F32Linear>>(shape, weight, bias, activation);
   if (shape.groups > 1 && kernels::GroupedConv1dF32::supports(shape))
     return std::make_unique<F32Conv<kernels::GroupedConv1dF32>>(shape, weight, bias, activation);
   return std::make_unique<F32Conv<kernels::PackedConv1dF32>>(shape, weight, bias, activation);

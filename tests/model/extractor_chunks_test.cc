@@ -1,9 +1,9 @@
 // The feature extractor run in chunks of output frames, each thread taking
 // chunks through every conv layer (Wav2Vec2Encoder::extract_features), against
 // the same model run whole, one layer after another (QUASR_EXTRACTOR_CHUNKS=0):
-// the same bits, with static int8 and fp32 (bf16x3 on AMX) convs, for
-// lengths around the chunk size and chunk sizes that split them unevenly.
-// Convs on oneDNN (fp32 exact, or no AMX) run whole.
+// the same bits, with static int8 and fp32 (bf16x3 on AMX, quasr's AVX2
+// kernel at ISA level avx2) convs, for lengths around the chunk size and
+// chunk sizes that split them unevenly. Convs on oneDNN run whole.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -11,7 +11,9 @@
 #include <string>
 #include <vector>
 
+#include "core/cpu_features.h"
 #include "kernels/amx_bf16x3_linear.h"
+#include "kernels/avx2_f32_linear.h"
 #include "kernels/dnnl_runtime.h"
 #include "kernels/int8/amx_int8_matmul.h"
 #include "random_encoder.h"
@@ -41,7 +43,9 @@ TEST_P(ExtractorChunksTest, SameBitsAsTheWholeUtterance) {
   build.run_deferred();
   const bool amx =
       kernels::int8_detail::AmxInt8Matmul::available() && kernels::AmxBf16x3Linear::available();
-  EXPECT_EQ(encoder.extracts_in_chunks(), amx);
+  const bool avx2_f32 = !GetParam() && isa_level() == IsaLevel::kAvx2 && avx2_kernels_enabled() &&
+                        kernels::Avx2F32Linear::available();
+  EXPECT_EQ(encoder.extracts_in_chunks(), amx || avx2_f32);
   // 1 frame, a chunk's 32 frames and one either side, and a long input.
   for (int64_t frames : {1, 31, 32, 33, 299}) {
     const std::vector<float> wav = speech_like(frames * 20 + 37, static_cast<uint32_t>(frames));

@@ -1,23 +1,9 @@
 #include "kernels/int8/block_int8_matmul.h"
 
-#include <cstdlib>
-#include <string>
-
 #include "kernels/int8/amx_int8_matmul.h"
 #include "kernels/int8/avx2_int8_matmul.h"
 
 namespace quasr::kernels::int8_detail {
-
-namespace {
-
-// QUASR_AVX2_KERNELS=0 leaves those products to oneDNN (for comparisons, and
-// to test oneDNN's path on CPUs that would take quasr's AVX2 kernel).
-bool avx2_kernels_enabled() {
-  const char* setting = std::getenv("QUASR_AVX2_KERNELS");
-  return !(setting && std::string(setting) == "0");
-}
-
-}  // namespace
 
 std::unique_ptr<BlockInt8Matmul> make_block_int8_matmul(const int8_t* weight_nk, int64_t n,
                                                         int64_t k, IsaLevel isa) {
