@@ -2,8 +2,8 @@
 // chunks through every conv layer (Wav2Vec2Encoder::extract_features), against
 // the same model run whole, one layer after another (QUASR_EXTRACTOR_CHUNKS=0):
 // the same bits, with static int8 and fp32 (bf16x3 on AMX, quasr's AVX2
-// kernel at ISA level avx2) convs, for lengths around the chunk size and
-// chunk sizes that split them unevenly. Convs on oneDNN run whole.
+// kernel at ISA level avx2) convs (int8 on quasr's AMX or AVX2 kernel), for lengths around the
+// chunk size and chunk sizes that split them unevenly. Convs on oneDNN run whole.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -16,6 +16,7 @@
 #include "kernels/avx2_f32_linear.h"
 #include "kernels/dnnl_runtime.h"
 #include "kernels/int8/amx_int8_matmul.h"
+#include "kernels/int8/avx2_int8_matmul.h"
 #include "random_encoder.h"
 
 namespace quasr::model {
@@ -43,9 +44,13 @@ TEST_P(ExtractorChunksTest, SameBitsAsTheWholeUtterance) {
   build.run_deferred();
   const bool amx =
       kernels::int8_detail::AmxInt8Matmul::available() && kernels::AmxBf16x3Linear::available();
-  const bool avx2_f32 = !GetParam() && isa_level() == IsaLevel::kAvx2 && avx2_kernels_enabled() &&
-                        kernels::Avx2F32Linear::available();
-  EXPECT_EQ(encoder.extracts_in_chunks(), amx || avx2_f32);
+  // quasr's AVX2 kernels: fp32 at ISA level avx2, int8 at levels without VNNI.
+  const bool avx2 =
+      avx2_kernels_enabled() &&
+      (GetParam()
+           ? isa_level() <= IsaLevel::kAvx512 && kernels::int8_detail::Avx2Int8Matmul::available()
+           : isa_level() == IsaLevel::kAvx2 && kernels::Avx2F32Linear::available());
+  EXPECT_EQ(encoder.extracts_in_chunks(), amx || avx2);
   // 1 frame, a chunk's 32 frames and one either side, and a long input.
   for (int64_t frames : {1, 31, 32, 33, 299}) {
     const std::vector<float> wav = speech_like(frames * 20 + 37, static_cast<uint32_t>(frames));

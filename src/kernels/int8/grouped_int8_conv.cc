@@ -46,10 +46,9 @@ GroupedInt8Conv::GroupedInt8Conv(const Conv1dShape& shape, const int8_t* weight)
       for (int64_t i = 0; i < cig; ++i)
         for (int64_t k = 0; k < s.kernel; ++k) row[k * cig + i] = w[i * s.kernel + k];
     }
-    if (s.groups == 1 && cog % kAmxBlock == 0 && AmxInt8Matmul::available() &&
-        AmxInt8Matmul::supports(cog, window_)) {
-      amx_ = std::make_unique<AmxInt8Matmul>(rows.data(), cog, window_);
-      return;
+    if (s.groups == 1 && cog % kAccBlock == 0) {
+      block_ = make_block_int8_matmul(rows.data(), cog, window_, isa_level());
+      if (block_) return;
     }
     if (s.groups > 1 && s.stride == 1 && cig % 64 == 0 && cog % kAmxBlock == 0 &&
         AmxInt8Matmul::available()) {
@@ -62,7 +61,7 @@ GroupedInt8Conv::GroupedInt8Conv(const Conv1dShape& shape, const int8_t* weight)
 }
 
 std::string GroupedInt8Conv::implementation() const {
-  if (amx_) return "quasr:amx_int8 (overlapping rows)";
+  if (block_) return block_->name() + " (overlapping rows)";
   if (!amx_groups_.empty()) return "quasr:amx_int8 (group-major overlapping rows)";
   return "im2col+" + groups_.front()->implementation(frame_block_);
 }
@@ -70,7 +69,7 @@ std::string GroupedInt8Conv::implementation() const {
 void GroupedInt8Conv::run_block(const uint8_t* q, int64_t group, int64_t first, int64_t frames,
                                 const EpilogueRow& epilogue, IsaLevel isa, float* y_block,
                                 RowSink row_done) const {
-  if (amx_) return run_block_amx(q, first, frames, epilogue, isa, y_block, row_done);
+  if (block_) return run_block_in_place(q, first, frames, epilogue, isa, y_block, row_done);
   const Conv1dShape& s = shape_;
   const int64_t cig = s.in_channels / s.groups, cog = s.out_channels / s.groups;
   BlockBuffers& buffers = thread_buffers();
@@ -95,17 +94,17 @@ void GroupedInt8Conv::run_block(const uint8_t* q, int64_t group, int64_t first, 
 }
 
 // One group: the block's windows are rows of q (stride * c_in apart), and
-// each 32 x 32 block of sums is dequantized as it comes off the tiles.
-void GroupedInt8Conv::run_block_amx(const uint8_t* q, int64_t first, int64_t frames,
-                                    const EpilogueRow& epilogue, IsaLevel isa, float* y_block,
-                                    RowSink row_done) const {
+// each 32 x 32 block of sums is dequantized as the kernel hands it over.
+void GroupedInt8Conv::run_block_in_place(const uint8_t* q, int64_t first, int64_t frames,
+                                         const EpilogueRow& epilogue, IsaLevel isa, float* y_block,
+                                         RowSink row_done) const {
   const int64_t c_out = shape_.out_channels, row_stride = shape_.stride * shape_.in_channels;
   const quant::QuantParams input{epilogue.x_scale, epilogue.x_zero_point};
   auto dequantize = [&](const int32_t* acc, int64_t row0, int64_t rows, int64_t col0) {
-    dequantize_block(acc, rows, kAmxBlock, &input, 0, epilogue.from_column(col0),
+    dequantize_block(acc, rows, kAccBlock, &input, 0, epilogue.from_column(col0),
                      y_block + row0 * c_out + col0, c_out, isa);
   };
-  amx_->run_rows_on_this_thread(q + first * row_stride, frames, row_stride, 0, dequantize);
+  block_->run_rows_on_this_thread(q + first * row_stride, frames, row_stride, 0, dequantize);
   if (row_done)
     for (int64_t t = 0; t < frames; ++t) row_done(first + t, y_block + t * c_out);
 }

@@ -13,8 +13,9 @@
 // sums are dequantized into y while they are still in cache (a separate pass
 // over the whole output moved each value three more times).
 //
-// With one group and AMX-INT8 (the extractor convs), quasr's AMX kernel runs
-// the product instead, with no im2col copy at all: frame t's window is
+// With one group (the extractor convs), quasr's block kernel for this CPU
+// (AMX, or AVX2 without VNNI: block_int8_matmul.h) runs the product instead,
+// with no im2col copy at all: frame t's window is
 // q[t * stride * c_in, + kernel * c_in) in memory already, so the GEMM rows
 // are q itself with a row stride of stride * c_in (overlapping rows).
 //
@@ -30,6 +31,7 @@
 #include <vector>
 
 #include "kernels/int8/amx_int8_matmul.h"
+#include "kernels/int8/block_int8_matmul.h"
 #include "kernels/int8/epilogue.h"
 #include "kernels/int8/packed_int8_matmul.h"
 #include "kernels/packed_conv1d.h"
@@ -51,24 +53,25 @@ class GroupedInt8Conv {
   void run(const uint8_t* q, int64_t t_in, const EpilogueRow& epilogue, IsaLevel isa, float* y,
            RowSink row_done = {}) const;
   std::string implementation() const;
-  // Whether every group runs on quasr's AMX kernel (no oneDNN primitive).
-  bool on_amx() const { return amx_ || !amx_groups_.empty(); }
+  // Whether every group runs on quasr's own kernels (no oneDNN primitive).
+  bool on_own_kernels() const { return block_ || !amx_groups_.empty(); }
 
  private:
   // Output frames [first, first + frames) of one group; y_block holds the
   // block's frames (frame first at its start).
   void run_block(const uint8_t* q, int64_t group, int64_t first, int64_t frames,
                  const EpilogueRow& epilogue, IsaLevel isa, float* y_block, RowSink row_done) const;
-  void run_block_amx(const uint8_t* q, int64_t first, int64_t frames, const EpilogueRow& epilogue,
-                     IsaLevel isa, float* y_block, RowSink row_done) const;
+  void run_block_in_place(const uint8_t* q, int64_t first, int64_t frames,
+                          const EpilogueRow& epilogue, IsaLevel isa, float* y_block,
+                          RowSink row_done) const;
   void run_amx_groups(const uint8_t* q, int64_t t_in, const EpilogueRow& epilogue, IsaLevel isa,
                       float* y) const;
 
   Conv1dShape shape_;
   int64_t window_;                                         // GEMM depth: (c_in / groups) * kernel
   int64_t frame_block_;                                    // GEMM rows
-  std::vector<std::unique_ptr<PackedInt8Matmul>> groups_;  // or, one group on AMX:
-  std::unique_ptr<AmxInt8Matmul> amx_;
+  std::vector<std::unique_ptr<PackedInt8Matmul>> groups_;  // or, one group:
+  std::unique_ptr<BlockInt8Matmul> block_;
   std::vector<std::unique_ptr<AmxInt8Matmul>> amx_groups_;  // or, one per group on AMX
 };
 

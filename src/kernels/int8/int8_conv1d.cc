@@ -185,7 +185,7 @@ void StaticInt8Conv1d::run(const float* x, int64_t t_in, float* y, RowSink row_d
 }
 
 bool StaticInt8Conv1d::runs_concurrently() const {
-  return single_channel_ || (grouped_ && grouped_->on_amx());
+  return single_channel_ || (grouped_ && grouped_->on_own_kernels());
 }
 
 bool StaticInt8Conv1d::takes_quantized_rows() const {
