@@ -140,13 +140,15 @@ void BM_OneDnnU8S8S32(benchmark::State& state) {
   report(state, p);
 }
 
-// The same floor on quasr's AMX kernel: the int32 blocks go to an epilogue
-// that only reads one value of each.
-void BM_AmxU8S8S32(benchmark::State& state) {
-  if (!int8_detail::AmxInt8Matmul::available()) return state.SkipWithError("no AMX-INT8");
+// The same floor on quasr's block kernels (AVX2: 7-bit input, as it runs
+// in quasr): the int32 blocks go to an epilogue that only reads one value
+// of each.
+template <typename Kernel>
+void run_block_kernel(benchmark::State& state) {
+  if (!Kernel::available()) return state.SkipWithError("kernel not usable here");
   Problem p(state);
   Int8Weights w = Int8Weights::quantize(p.w.data(), p.n, p.k, true);
-  int8_detail::AmxInt8Matmul mm(w.data(), p.n, p.k);
+  Kernel mm(w.data(), p.n, p.k);
   std::vector<uint8_t> q(static_cast<size_t>(p.m * p.k), 77);
   auto keep_one = [&](const int32_t* acc, int64_t row0, int64_t, int64_t col0) {
     p.y[row0 * p.n + col0] = static_cast<float>(acc[0]);
@@ -154,19 +156,11 @@ void BM_AmxU8S8S32(benchmark::State& state) {
   for (auto _ : state) mm.run(q.data(), p.m, p.k, keep_one);
   report(state, p);
 }
-
-// The same floor on quasr's AVX2 kernel (7-bit input, as it runs in quasr).
+void BM_AmxU8S8S32(benchmark::State& state) {
+  run_block_kernel<int8_detail::AmxInt8Matmul>(state);
+}
 void BM_Avx2U8S8S32(benchmark::State& state) {
-  if (!int8_detail::Avx2Int8Matmul::available()) return state.SkipWithError("no AVX2");
-  Problem p(state);
-  Int8Weights w = Int8Weights::quantize(p.w.data(), p.n, p.k, true);
-  int8_detail::Avx2Int8Matmul mm(w.data(), p.n, p.k);
-  std::vector<uint8_t> q(static_cast<size_t>(p.m * p.k), 77);
-  auto keep_one = [&](const int32_t* acc, int64_t row0, int64_t, int64_t col0) {
-    p.y[row0 * p.n + col0] = static_cast<float>(acc[0]);
-  };
-  for (auto _ : state) mm.run(q.data(), p.m, p.k, keep_one);
-  report(state, p);
+  run_block_kernel<int8_detail::Avx2Int8Matmul>(state);
 }
 
 // A 6-7 s utterance through FFN1's shape (K 1024, N 4096), 160 rows per
