@@ -14,7 +14,7 @@ IsaLevel isa_level();
 std::string isa_name(IsaLevel level);
 std::string cpu_model_name();
 
-// quasr's own AVX2 GEMMs (int8 without VNNI, fp32 at ISA level avx2) in use
+// quasr's own AVX2 GEMMs (int8 and fp32, at ISA level avx2) in use
 // where they apply; QUASR_AVX2_KERNELS=0 leaves those products to oneDNN (for
 // comparisons, and to test oneDNN's path on CPUs that would take quasr's).
 bool avx2_kernels_enabled();

@@ -10,8 +10,9 @@ std::unique_ptr<BlockInt8Matmul> make_block_int8_matmul(const int8_t* weight_nk,
   if (isa == IsaLevel::kRef) return nullptr;
   if (AmxInt8Matmul::available() && AmxInt8Matmul::supports(n, k))
     return std::make_unique<AmxInt8Matmul>(weight_nk, n, k);
-  // Where quasr keeps activations to 7 bits (no VNNI at its ISA level).
-  if (isa <= IsaLevel::kAvx512 && avx2_kernels_enabled() && Avx2Int8Matmul::available() &&
+  // At ISA level avx2 only: activations are 7 bits there (no VNNI), and on
+  // AVX-512 CPUs without VNNI oneDNN's kernels do the same steps twice as wide.
+  if (isa == IsaLevel::kAvx2 && avx2_kernels_enabled() && Avx2Int8Matmul::available() &&
       Avx2Int8Matmul::supports(n, k))
     return std::make_unique<Avx2Int8Matmul>(weight_nk, n, k);
   return nullptr;

@@ -1,8 +1,8 @@
 // The u8 x s8 -> s32 matmuls of quasr's own that hand their int32 sums to
 // the caller's epilogue one block at a time, while the block is in L1
 // (int8/amx_int8_matmul.h on AMX, int8/avx2_int8_matmul.h where the CPU has
-// no VNNI): the dynamic int8 Linear runs on whichever the CPU has, and on
-// oneDNN where neither covers the shape.
+// no AVX-512): the dynamic int8 Linear and the extractor's int8 convs run on
+// whichever the CPU has, and on oneDNN where neither covers the shape.
 #pragma once
 
 #include <cstdint>
@@ -48,9 +48,10 @@ class BlockInt8Matmul {
 };
 
 // quasr's kernel for n x k weights (row-major s8) on this CPU at ISA level
-// isa, or null where none covers it (then oneDNN runs the product). The
-// AVX2 kernel sums u8 x s8 pairs in int16 (VPMADDUBSW): exact only for
-// activations of 7 bits, which is what the caller uses on such CPUs.
+// isa, or null where none covers it (then oneDNN runs the product): AMX
+// where usable, else the AVX2 kernel at level avx2. That one sums u8 x s8
+// pairs in int16 (VPMADDUBSW): exact only for activations of 7 bits, which
+// is what the callers use without VNNI.
 std::unique_ptr<BlockInt8Matmul> make_block_int8_matmul(const int8_t* weight_nk, int64_t n,
                                                         int64_t k, IsaLevel isa);
 

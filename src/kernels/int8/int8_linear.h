@@ -24,7 +24,7 @@
 // AVX-512 VNNI, AVX2), capped by DNNL_MAX_CPU_ISA. Where AMX-INT8 is usable
 // (kernels/amx_tiles.h; QUASR_AMX=0 turns it off) the dynamic Linear runs
 // quasr's own AMX kernel (int8/amx_int8_matmul.h) for shapes it covers, and
-// where quasr's level has no VNNI its own AVX2 kernel (int8/avx2_int8_matmul.h):
+// at quasr's ISA level avx2 its own AVX2 kernel (int8/avx2_int8_matmul.h):
 // the same int32 sums, so the same output bits as through oneDNN. Where
 // either has no VNNI, u8×s8 products go through VPMADDUBSW, whose int16 pair
 // sums saturate for 8-bit activations, so activations are kept to 7 bits
