@@ -383,9 +383,9 @@ void normalize_all(float* x, int64_t n, float eps) {
   normalize_row(x, n, nullptr, nullptr, eps, x);
 }
 
-void gelu_erf_row(float* x, int64_t n) {
-  if (use_avx512()) return avx512::gelu_n(x, n);
-  if (use_avx2()) return avx2::gelu_n(x, n);
+void gelu_erf_row(float* x, int64_t n, IsaLevel isa) {
+  if (isa >= IsaLevel::kAvx512) return avx512::gelu_n(x, n);
+  if (isa == IsaLevel::kAvx2) return avx2::gelu_n(x, n);
   for (int64_t i = 0; i < n; ++i)
     x[i] = static_cast<float>(0.5 * x[i] * std::erfc(-x[i] * M_SQRT1_2));
 }

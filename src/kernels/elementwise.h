@@ -8,6 +8,7 @@
 
 #include <cstdint>
 
+#include "core/cpu_features.h"
 #include "kernels/row_sink.h"
 
 namespace quasr::kernels {
@@ -48,8 +49,9 @@ void normalize_all(float* x, int64_t n, float eps);
 // Exact GELU, 0.5 x (1 + erf(x / sqrt 2)); vectorised within 1e-6 relative
 // (kernels/vector_math_avx512.h, vector_math_avx2.h).
 void gelu_erf(float* x, int64_t n);
-// The same on one thread, for callers already in a parallel region.
-void gelu_erf_row(float* x, int64_t n);
+// The same on one thread, for callers already in a parallel region; isa
+// picks the path (the tests run each level).
+void gelu_erf_row(float* x, int64_t n, IsaLevel isa = isa_level());
 
 // y[r, c] = leaky_relu(x[r, c] * scale[c] + shift[c]): an eval-mode
 // BatchNorm1d folded to an affine map, then LeakyReLU, in one pass

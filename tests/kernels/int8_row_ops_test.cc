@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "int8_test_util.h"
+#include "kernels/elementwise.h"
 #include "kernels/int8/epilogue.h"
 #include "kernels/int8/row_quantize.h"
 
@@ -236,7 +237,7 @@ TEST(Int8RowOps, VectorGeluMatchesErfGelu) {
   x.push_back(30.0f);
   for (IsaLevel isa : levels_here()) {
     std::vector<float> y = x;
-    int8_detail::gelu_in_place(y.data(), static_cast<int64_t>(y.size()), isa);
+    gelu_erf_row(y.data(), static_cast<int64_t>(y.size()), isa);
     for (size_t i = 0; i < x.size(); ++i) {
       double v = x[i];
       double expected = 0.5 * v * (1.0 + std::erf(v / std::sqrt(2.0)));

@@ -7,20 +7,15 @@
 #pragma GCC diagnostic ignored "-Wuninitialized"
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 
-#include <cmath>
 #include <cstdint>
 #include <cstring>
 
+#include "kernels/elementwise.h"
 #include "kernels/vector_math_avx2.h"
 #include "kernels/vector_math_avx512.h"
 
 namespace quasr::kernels::int8_detail {
 namespace {
-
-void gelu_scalar(float* x, int64_t n) {
-  for (int64_t i = 0; i < n; ++i)
-    x[i] = static_cast<float>(0.5 * x[i] * std::erfc(-x[i] * M_SQRT1_2));
-}
 
 // acc and out may be the same memory (the in-place form): each value is
 // read before its slot is written.
@@ -34,7 +29,7 @@ void dequantize_scalar(const void* acc_row, float* out, int64_t n, const Epilogu
     if (p.bias) v += p.bias[j];
     std::memcpy(out + j, &v, 4);
   }
-  if (p.activation == Activation::kGelu) gelu_scalar(out, n);
+  if (p.activation == Activation::kGelu) gelu_erf_row(out, n, IsaLevel::kRef);
 }
 
 // 16 columns from j (all of them, or those under the mask m).
@@ -217,12 +212,6 @@ void dequantize_row_in_place(void* row, int64_t n, const EpilogueRow& params, Is
   if (isa >= IsaLevel::kAvx512) return dequantize_avx512(row, out, n, params);
   if (isa == IsaLevel::kAvx2) return dequantize_avx2(row, out, n, params);
   dequantize_scalar(row, out, n, params);
-}
-
-void gelu_in_place(float* x, int64_t n, IsaLevel isa) {
-  if (isa >= IsaLevel::kAvx512) return avx512::gelu_n(x, n);
-  if (isa == IsaLevel::kAvx2) return avx2::gelu_n(x, n);
-  gelu_scalar(x, n);
 }
 
 }  // namespace quasr::kernels::int8_detail

@@ -47,7 +47,4 @@ void dequantize_block(const int32_t* acc, int64_t rows, int64_t cols,
 // row points at n int32 accumulators; on return it holds n floats.
 void dequantize_row_in_place(void* row, int64_t n, const EpilogueRow& params, IsaLevel isa);
 
-// In-place exact-erf GELU over n floats (vectorised where the ISA allows).
-void gelu_in_place(float* x, int64_t n, IsaLevel isa);
-
 }  // namespace quasr::kernels::int8_detail
