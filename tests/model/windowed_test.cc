@@ -20,19 +20,6 @@ std::string fixture(const std::string& relative) {
   return std::string(QUASR_FIXTURE_DIR) + "/" + relative;
 }
 
-// The fewest samples the model turns into `frames` frames.
-int64_t samples_for_frames(const Wav2Vec2Config& config, int64_t frames) {
-  int64_t samples = 1;
-  while (config.frames_for_samples(samples) < frames) ++samples;
-  return samples;
-}
-
-int64_t frame_grid(const Wav2Vec2Config& config) {
-  int64_t grid = 1;
-  for (int64_t stride : config.conv_stride) grid *= stride;
-  return grid;
-}
-
 std::vector<float> noise(int64_t samples) {
   std::mt19937 rng(7);
   std::normal_distribution<float> dist(0.0f, 0.1f);
@@ -45,10 +32,12 @@ class WindowedTest : public ::testing::Test {
  protected:
   void SetUp() override {
     model_ = load_model(fixture("models/hf_large_st"));
-    grid_ = frame_grid(model_->config());
-    window_ = samples_for_frames(model_->config(), 20);
+    // The fewest samples for 20 and 50 frames (FrameGrid checks both methods).
+    const Wav2Vec2Config& config = model_->config();
+    grid_ = config.samples_per_frame();
+    window_ = config.samples_for_frames(20);
     // 50 whole frames and half a frame's worth more (a ragged end).
-    wav_ = noise(samples_for_frames(model_->config(), 50) + grid_ / 2);
+    wav_ = noise(config.samples_for_frames(50) + grid_ / 2);
   }
   // Rows [first, first + count) of the input's window starting at frame
   // `start_frame` (samples from start_frame * grid, `length` of them).
