@@ -28,9 +28,14 @@ IsaLevel parse_level(const std::string& text) {
 
 }  // namespace
 
+IsaLevel hardware_isa_level() {
+  static const IsaLevel hardware = detect_hardware_level();
+  return hardware;
+}
+
 IsaLevel isa_level() {
   static const IsaLevel level = [] {
-    IsaLevel hardware = detect_hardware_level();
+    const IsaLevel hardware = hardware_isa_level();
     const char* forced = std::getenv("QUASR_ISA");
     if (!forced || !*forced) return hardware;
     IsaLevel wanted = parse_level(forced);

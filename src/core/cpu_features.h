@@ -11,6 +11,9 @@ enum class IsaLevel { kRef = 0, kAvx2 = 1, kAvx512 = 2, kAvx512Vnni = 3 };
 
 // Detected once; honours QUASR_ISA. Throws quasr::Error on an unknown value.
 IsaLevel isa_level();
+// What the CPU has, whatever QUASR_ISA says (for kernels that tests run
+// directly at any level).
+IsaLevel hardware_isa_level();
 std::string isa_name(IsaLevel level);
 std::string cpu_model_name();
 

@@ -15,22 +15,6 @@
 
 namespace quasr::kernels::amx_panels {
 
-// Runs of `run` consecutive panels, taken by whichever thread asks first.
-class PanelQueue {
- public:
-  PanelQueue(int64_t panels, int64_t run) : panels_(panels), run_(run) {}
-  bool take(int64_t* first, int64_t* last) {
-    *first = next_.fetch_add(run_, std::memory_order_relaxed);
-    *last = std::min(panels_, *first + run_);
-    return *first < panels_;
-  }
-  int64_t panels() const { return panels_; }
-
- private:
-  const int64_t panels_, run_;
-  std::atomic<int64_t> next_{0};
-};
-
 // Where multiply_panel finds the row tiles: packed (16 x 64-byte tiles in a
 // row) or straight in the caller's rows (stride apart).
 struct RowTiles {

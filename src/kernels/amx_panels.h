@@ -14,6 +14,7 @@
 #pragma once
 
 #include <algorithm>
+#include <atomic>
 #include <cstdint>
 
 #include "core/function_ref.h"
@@ -48,6 +49,22 @@ inline RowRange thread_rows(int64_t m, int64_t thread, int64_t threads) {
   const int64_t last = std::min(m, groups * (thread + 1) / threads * kTileRows);
   return {first, last - first};
 }
+
+// Runs of `run` consecutive panels, taken by whichever thread asks first.
+class PanelQueue {
+ public:
+  PanelQueue(int64_t panels, int64_t run) : panels_(panels), run_(run) {}
+  bool take(int64_t* first, int64_t* last) {
+    *first = next_.fetch_add(run_, std::memory_order_relaxed);
+    *last = std::min(panels_, *first + run_);
+    return *first < panels_;
+  }
+  int64_t panels() const { return panels_; }
+
+ private:
+  const int64_t panels_, run_;
+  std::atomic<int64_t> next_{0};
+};
 
 // count rounded up to whole 32-row (or 32-column) blocks.
 inline int64_t round_up_to_block(int64_t count) {

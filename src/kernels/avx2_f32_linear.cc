@@ -6,6 +6,7 @@
 
 #include <omp.h>
 
+#include "core/cpu_features.h"
 #include "core/tensor.h"
 #include "kernels/vector_math_avx2.h"
 
@@ -140,8 +141,7 @@ void multiply_panel_slice(const float* packed, int64_t rows, const float* panel,
 }  // namespace
 
 bool Avx2F32Linear::available() {
-  static const bool has = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-  return has;
+  return hardware_isa_level() >= IsaLevel::kAvx2;
 }
 
 Avx2F32Linear::Avx2F32Linear(const float* weight_nk, const float* bias, int64_t n, int64_t k,

@@ -3,7 +3,6 @@
 #include <immintrin.h>
 
 #include <algorithm>
-#include <atomic>
 #include <cstring>
 
 #include <omp.h>
@@ -18,11 +17,10 @@ constexpr int64_t kPanelCols = 16;  // columns of one panel (two vectors of 8 su
 constexpr int64_t kGroupBytes = 4;  // bytes of k per column per step
 constexpr int64_t kStepBytes = kPanelCols * kGroupBytes;  // one panel step: 64 bytes
 constexpr int64_t kKernelRows = 4;  // rows of sums the micro-kernel keeps in registers
-// Bytes of packed-free rows a thread multiplies at a time: each column block
-// passes over every row of a chunk, which should stay in L2 (512 KiB here).
+// Bytes of rows (read in place, not packed) a thread multiplies at a time:
+// each column block passes over every row of a chunk, which should stay in
+// L2 (512 KiB here).
 constexpr int64_t kChunkBytes = int64_t{256} << 10;
-// Below this many multiply-adds one thread does the whole product.
-constexpr int64_t kParallelWork = int64_t{1} << 20;
 
 // One row's step: 4 bytes of the row broadcast against the two weight
 // vectors (columns 0-7 and 8-15, 4 values of k each). VPMADDUBSW gives pairs
@@ -93,8 +91,7 @@ void multiply_panel(const uint8_t* a, int64_t rows, int64_t a_stride, const int8
 }  // namespace
 
 bool Avx2Int8Matmul::available() {
-  static const bool has = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-  return has;
+  return hardware_isa_level() >= IsaLevel::kAvx2;
 }
 
 Avx2Int8Matmul::Avx2Int8Matmul(const int8_t* weight_nk, int64_t n, int64_t k)
@@ -171,7 +168,7 @@ void Avx2Int8Matmul::run(const uint8_t* q, int64_t m, int64_t q_stride, Accumula
                          RowIndexSink row_done) const {
   if (m <= 0) return;
   const int64_t macs = m * blocks_ * kAccBlock * k_;
-  const int threads = macs >= kParallelWork ? omp_get_max_threads() : 1;
+  const int threads = macs >= amx_panels::kParallelWork ? omp_get_max_threads() : 1;
   if (threads == 1) return run_rows_on_this_thread(q, m, q_stride, 0, block_done, row_done);
   if (m >= amx_panels::kRowsPerThreadForRowSplit * threads) {
     // Each thread its own rows and every column block: no barrier, and
@@ -187,12 +184,11 @@ void Avx2Int8Matmul::run(const uint8_t* q, int64_t m, int64_t q_stride, Accumula
   }
   // Few rows: the threads share the column blocks, taken two at a time from
   // a counter so that a thread that starts late takes fewer.
-  std::atomic<int64_t> next{0};
-  constexpr int64_t kRun = 2;
+  amx_panels::PanelQueue queue(blocks_, 2);
 #pragma omp parallel num_threads(threads)
   {
-    for (int64_t first; (first = next.fetch_add(kRun, std::memory_order_relaxed)) < blocks_;)
-      multiply_blocks(q, m, q_stride, 0, first, std::min(blocks_, first + kRun), block_done);
+    for (int64_t first, last; queue.take(&first, &last);)
+      multiply_blocks(q, m, q_stride, 0, first, last, block_done);
     if (row_done) {
 #pragma omp barrier
 #pragma omp for schedule(static)
