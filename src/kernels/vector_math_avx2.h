@@ -20,6 +20,8 @@
 #include <cstdint>
 #include <cstring>
 
+#include "kernels/vector_math_fits.h"
+
 namespace quasr::kernels::avx2 {
 
 // v * 2^k for integer-valued k in [-252, 254]: 2^(k/2) and 2^(k - k/2) are
@@ -39,21 +41,19 @@ __attribute__((target("avx2,fma"))) inline __m256 scale_by_power_of_two(__m256 v
 // e^(hi + lo), lo small beside hi: see avx512::exp_split for the reduction
 // and the polynomial (the same constants).
 __attribute__((target("avx2,fma"))) inline __m256 exp_split(__m256 hi, __m256 lo) {
-  const __m256 log2e = _mm256_set1_ps(1.44269504088896341f);
-  const __m256 ln2_hi = _mm256_set1_ps(0.693359375f);
-  const __m256 ln2_lo = _mm256_set1_ps(-2.12194440e-4f);
-  const __m256 round_to_integer = _mm256_set1_ps(12582912.0f);
-  hi = _mm256_min_ps(_mm256_max_ps(hi, _mm256_set1_ps(-104.0f)), _mm256_set1_ps(89.0f));
+  const __m256 log2e = _mm256_set1_ps(fits::kLog2e);
+  const __m256 ln2_hi = _mm256_set1_ps(fits::kLn2Hi);
+  const __m256 ln2_lo = _mm256_set1_ps(fits::kLn2Lo);
+  const __m256 round_to_integer = _mm256_set1_ps(fits::kRoundToInteger);
+  hi = _mm256_min_ps(_mm256_max_ps(hi, _mm256_set1_ps(fits::kExpInputMin)),
+                     _mm256_set1_ps(fits::kExpInputMax));
   const __m256 k = _mm256_sub_ps(_mm256_fmadd_ps(_mm256_add_ps(hi, lo), log2e, round_to_integer),
                                  round_to_integer);
   __m256 r = _mm256_fnmadd_ps(k, ln2_hi, hi);
   r = _mm256_add_ps(_mm256_fnmadd_ps(k, ln2_lo, r), lo);
-  __m256 p = _mm256_set1_ps(8.375128731e-3f);
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(4.191752896e-2f));
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.666641533e-1f));
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(4.999887049e-1f));
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f));
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.000000119f));
+  __m256 p = _mm256_set1_ps(fits::kExpPolynomial[0]);
+  for (size_t i = 1; i < std::size(fits::kExpPolynomial); ++i)
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(fits::kExpPolynomial[i]));
   return scale_by_power_of_two(p, k);
 }
 
@@ -65,18 +65,11 @@ __attribute__((target("avx2,fma"))) inline __m256 exp(__m256 v) {
 __attribute__((target("avx2,fma"))) inline __m256 half_erfc_of_abs_scaled(__m256 x) {
   const __m256 one = _mm256_set1_ps(1.0f);
   const __m256 abs_x = _mm256_andnot_ps(_mm256_set1_ps(-0.0f), x);
-  const __m256 d = _mm256_fmadd_ps(abs_x, _mm256_set1_ps(float(M_SQRT1_2 / 2)), one);
+  const __m256 d = _mm256_fmadd_ps(abs_x, _mm256_set1_ps(fits::kErfcScale), one);
   const __m256 t = _mm256_div_ps(one, d);
-  __m256 p = _mm256_set1_ps(0.17087277f);
-  p = _mm256_fmadd_ps(p, t, _mm256_set1_ps(-0.82215223f));
-  p = _mm256_fmadd_ps(p, t, _mm256_set1_ps(1.48851587f));
-  p = _mm256_fmadd_ps(p, t, _mm256_set1_ps(-1.13520398f));
-  p = _mm256_fmadd_ps(p, t, _mm256_set1_ps(0.27886807f));
-  p = _mm256_fmadd_ps(p, t, _mm256_set1_ps(-0.18628806f));
-  p = _mm256_fmadd_ps(p, t, _mm256_set1_ps(0.09678418f));
-  p = _mm256_fmadd_ps(p, t, _mm256_set1_ps(0.37409196f));
-  p = _mm256_fmadd_ps(p, t, _mm256_set1_ps(1.00002368f));
-  p = _mm256_fmadd_ps(p, t, _mm256_set1_ps(float(-1.26551223 - M_LN2)));
+  __m256 p = _mm256_set1_ps(fits::kErfcPolynomial[0]);
+  for (size_t i = 1; i < std::size(fits::kErfcPolynomial); ++i)
+    p = _mm256_fmadd_ps(p, t, _mm256_set1_ps(fits::kErfcPolynomial[i]));
   const __m256 square = _mm256_mul_ps(x, x);
   const __m256 square_lo = _mm256_fmsub_ps(x, x, square);
   const __m256 minus_half_square = _mm256_mul_ps(_mm256_set1_ps(-0.5f), square);

@@ -20,6 +20,8 @@
 #include <cmath>
 #include <cstdint>
 
+#include "kernels/vector_math_fits.h"
+
 namespace quasr::kernels::avx512 {
 
 // e^(hi + lo) where lo is small beside hi: v = k ln2 + r with |r| <= ln2/2,
@@ -30,21 +32,19 @@ namespace quasr::kernels::avx512 {
 // with these float coefficients; one FMA fewer than the Taylor polynomial of
 // the same accuracy), 2^k by scalef, which saturates cleanly to 0 and +inf.
 __attribute__((target("avx512f,fma"))) inline __m512 exp_split(__m512 hi, __m512 lo) {
-  const __m512 log2e = _mm512_set1_ps(1.44269504088896341f);
-  const __m512 ln2_hi = _mm512_set1_ps(0.693359375f);
-  const __m512 ln2_lo = _mm512_set1_ps(-2.12194440e-4f);
-  const __m512 round_to_integer = _mm512_set1_ps(12582912.0f);
-  hi = _mm512_min_ps(_mm512_max_ps(hi, _mm512_set1_ps(-104.0f)), _mm512_set1_ps(89.0f));
+  const __m512 log2e = _mm512_set1_ps(fits::kLog2e);
+  const __m512 ln2_hi = _mm512_set1_ps(fits::kLn2Hi);
+  const __m512 ln2_lo = _mm512_set1_ps(fits::kLn2Lo);
+  const __m512 round_to_integer = _mm512_set1_ps(fits::kRoundToInteger);
+  hi = _mm512_min_ps(_mm512_max_ps(hi, _mm512_set1_ps(fits::kExpInputMin)),
+                     _mm512_set1_ps(fits::kExpInputMax));
   const __m512 k = _mm512_sub_ps(_mm512_fmadd_ps(_mm512_add_ps(hi, lo), log2e, round_to_integer),
                                  round_to_integer);
   __m512 r = _mm512_fnmadd_ps(k, ln2_hi, hi);
   r = _mm512_add_ps(_mm512_fnmadd_ps(k, ln2_lo, r), lo);
-  __m512 p = _mm512_set1_ps(8.375128731e-3f);
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(4.191752896e-2f));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.666641533e-1f));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(4.999887049e-1f));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.000000119f));
+  __m512 p = _mm512_set1_ps(fits::kExpPolynomial[0]);
+  for (size_t i = 1; i < std::size(fits::kExpPolynomial); ++i)
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(fits::kExpPolynomial[i]));
   return _mm512_scalef_ps(p, k);
 }
 
@@ -78,21 +78,14 @@ __attribute__((target("avx512f,fma"))) inline __m512 half_erfc_of_abs_scaled(__m
   const __m512 one = _mm512_set1_ps(1.0f);
   const __m512 half = _mm512_set1_ps(0.5f);
   // d = 1 + a/2 in one FMA from |x|.
-  const __m512 d = _mm512_fmadd_ps(_mm512_abs_ps(x), _mm512_set1_ps(float(M_SQRT1_2 / 2)), one);
+  const __m512 d = _mm512_fmadd_ps(_mm512_abs_ps(x), _mm512_set1_ps(fits::kErfcScale), one);
   // 1/d by the 14-bit reciprocal and one Newton step (relative error ~2^-28):
   // a divide costs several times more and GELU is on every FFN output.
   __m512 t = _mm512_rcp14_ps(d);
   t = _mm512_mul_ps(t, _mm512_fnmadd_ps(d, t, _mm512_set1_ps(2.0f)));
-  __m512 p = _mm512_set1_ps(0.17087277f);
-  p = _mm512_fmadd_ps(p, t, _mm512_set1_ps(-0.82215223f));
-  p = _mm512_fmadd_ps(p, t, _mm512_set1_ps(1.48851587f));
-  p = _mm512_fmadd_ps(p, t, _mm512_set1_ps(-1.13520398f));
-  p = _mm512_fmadd_ps(p, t, _mm512_set1_ps(0.27886807f));
-  p = _mm512_fmadd_ps(p, t, _mm512_set1_ps(-0.18628806f));
-  p = _mm512_fmadd_ps(p, t, _mm512_set1_ps(0.09678418f));
-  p = _mm512_fmadd_ps(p, t, _mm512_set1_ps(0.37409196f));
-  p = _mm512_fmadd_ps(p, t, _mm512_set1_ps(1.00002368f));
-  p = _mm512_fmadd_ps(p, t, _mm512_set1_ps(float(-1.26551223 - M_LN2)));
+  __m512 p = _mm512_set1_ps(fits::kErfcPolynomial[0]);
+  for (size_t i = 1; i < std::size(fits::kErfcPolynomial); ++i)
+    p = _mm512_fmadd_ps(p, t, _mm512_set1_ps(fits::kErfcPolynomial[i]));
   const __m512 square = _mm512_mul_ps(x, x);
   const __m512 square_lo = _mm512_fmsub_ps(x, x, square);
   const __m512 minus_half_square = _mm512_mul_ps(_mm512_set1_ps(-0.5f), square);
