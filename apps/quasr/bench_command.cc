@@ -24,6 +24,7 @@
 #include "data/dataset.h"
 #include "eval/result_files.h"
 #include "kernels/dnnl_runtime.h"
+#include "precision_options.h"
 #include "text/normalize.h"
 #include "window_options.h"
 
@@ -303,12 +304,7 @@ Action add_bench_command(CLI::App& app) {
                 "every result as if run alone; each utterance is charged the group's encoder "
                 "time by its share of the audio (default 1)")
       ->check(CLI::PositiveNumber);
-  c->add_option("--attention", o->attention,
-                "Attention products: auto (bf16 for quantized models where the CPU has native "
-                "bf16, else fp32) | fp32 | bf16");
-  c->add_option("--fp32-matmul", o->fp32_matmul,
-                "fp32 linears: auto (bf16x3 where the CPU has AMX-BF16, else exact) | exact "
-                "(oneDNN fp32) | bf16x3 (AMX; each operand as two bf16 halves)");
+  add_precision_options(c, &o->attention, &o->fp32_matmul);
   add_window_options(c, &o->window);
   c->add_option("--decoder", o->decoder, "CTC decoder")->check(CLI::IsMember({"greedy"}));
   c->add_option("--normalize", o->normalize,

@@ -12,6 +12,7 @@
 #include "io/npy.h"
 #include "kernels/dnnl_runtime.h"
 #include "model/asr_model.h"
+#include "precision_options.h"
 #include "window_options.h"
 
 namespace quasr::cli {
@@ -84,12 +85,7 @@ Action add_transcribe_command(CLI::App& app) {
                       "Also write the float32 log-probabilities [frames, vocab] of the one input "
                       "file as a NumPy .npy file");
   command->add_option("--threads", options->threads, "Threads (default: all cores)");
-  command->add_option("--attention", options->attention,
-                      "Attention products: auto (bf16 for quantized models where the CPU has "
-                      "native bf16, else fp32) | fp32 | bf16");
-  command->add_option("--fp32-matmul", options->fp32_matmul,
-                      "fp32 linears: auto (bf16x3 where the CPU has AMX-BF16, else exact) | "
-                      "exact (oneDNN fp32) | bf16x3 (AMX; each operand as two bf16 halves)");
+  add_precision_options(command, &options->attention, &options->fp32_matmul);
   add_window_options(command, &options->window);
   CLI::Option* batch = command->add_flag(
       "--batch", options->batch,
